@@ -1,0 +1,267 @@
+package keyward
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Key is an API key's record. The secret itself is never part of it: only
+// its hash, which is never serialized.
+type Key struct {
+	ID          string          `json:"id"`
+	OrgID       string          `json:"org_id"`
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	KeyPrefix   string          `json:"key_prefix"`
+	Permissions []string        `json:"permissions"`
+	AllowedIPs  []string        `json:"allowed_ips"`
+	ExpiresAt   *time.Time      `json:"expires_at"`
+	Enabled     bool            `json:"enabled"`
+	Metadata    json.RawMessage `json:"metadata"`
+
+	// OwnerID is the customer's own user id; ServiceAccountID a service
+	// account of the org. At most one is set. Empty serializes as null.
+	OwnerID          string `json:"owner_id"`
+	ServiceAccountID string `json:"service_account_id"`
+
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// CreatedBy is the id of the key that created this one; empty for a root
+	// key made by `keyward init` or the first `serve`.
+	CreatedBy string `json:"created_by"`
+
+	LastUsedAt        *time.Time `json:"last_used_at"`
+	LastUsedIP        string     `json:"last_used_ip"`
+	LastUsedUserAgent string     `json:"last_used_user_agent"`
+	RevokedAt         *time.Time `json:"revoked_at"`
+	DeletedAt         *time.Time `json:"deleted_at"`
+
+	// Hash is the SHA-256 (or HMAC-SHA-256) of the secret.
+	Hash []byte `json:"-"`
+}
+
+// MarshalJSON writes empty optional strings as null, empty lists as [] and
+// absent metadata as {} so that every field is always present and typed.
+func (k *Key) MarshalJSON() ([]byte, error) {
+	type key Key
+	out := struct {
+		*key
+		Permissions       []string        `json:"permissions"`
+		AllowedIPs        []string        `json:"allowed_ips"`
+		Metadata          json.RawMessage `json:"metadata"`
+		OwnerID           *string         `json:"owner_id"`
+		ServiceAccountID  *string         `json:"service_account_id"`
+		CreatedBy         *string         `json:"created_by"`
+		LastUsedIP        *string         `json:"last_used_ip"`
+		LastUsedUserAgent *string         `json:"last_used_user_agent"`
+	}{
+		key:               (*key)(k),
+		Permissions:       nonNil(k.Permissions),
+		AllowedIPs:        nonNil(k.AllowedIPs),
+		Metadata:          k.Metadata,
+		OwnerID:           nullString(k.OwnerID),
+		ServiceAccountID:  nullString(k.ServiceAccountID),
+		CreatedBy:         nullString(k.CreatedBy),
+		LastUsedIP:        nullString(k.LastUsedIP),
+		LastUsedUserAgent: nullString(k.LastUsedUserAgent),
+	}
+	if len(out.Metadata) == 0 {
+		out.Metadata = json.RawMessage("{}")
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes, so that the Go client gets
+// back the same record.
+func (k *Key) UnmarshalJSON(data []byte) error {
+	type key Key
+	var in struct {
+		*key
+		OwnerID           *string `json:"owner_id"`
+		ServiceAccountID  *string `json:"service_account_id"`
+		CreatedBy         *string `json:"created_by"`
+		LastUsedIP        *string `json:"last_used_ip"`
+		LastUsedUserAgent *string `json:"last_used_user_agent"`
+	}
+	in.key = (*key)(k)
+	if err := json.Unmarshal(data, &in); err != nil {
+		return err
+	}
+	k.OwnerID = deref(in.OwnerID)
+	k.ServiceAccountID = deref(in.ServiceAccountID)
+	k.CreatedBy = deref(in.CreatedBy)
+	k.LastUsedIP = deref(in.LastUsedIP)
+	k.LastUsedUserAgent = deref(in.LastUsedUserAgent)
+	return nil
+}
+
+// Status reports the key's lifecycle state at now, in the order that
+// verification checks it: REVOKED, DISABLED, EXPIRED, or VALID. A deleted
+// key answers NOT_FOUND.
+func (k *Key) Status(now time.Time) string {
+	switch {
+	case k.DeletedAt != nil:
+		return CodeNotFound
+	case k.RevokedAt != nil:
+		return CodeRevoked
+	case !k.Enabled:
+		return CodeDisabled
+	case k.ExpiresAt != nil && !now.Before(*k.ExpiresAt):
+		return CodeExpired
+	}
+	return CodeValid
+}
+
+// CreatedKey is a new key's record plus its secret, shown this once.
+type CreatedKey struct {
+	*Key
+	Secret string `json:"key"`
+}
+
+// MarshalJSON flattens the record and the secret into one object.
+func (c *CreatedKey) MarshalJSON() ([]byte, error) {
+	rec, err := c.Key.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	secret, err := json.Marshal(c.Secret)
+	if err != nil {
+		return nil, err
+	}
+	// rec is a non-empty JSON object: splice "key" in before its closing brace.
+	out := make([]byte, 0, len(rec)+len(secret)+8)
+	out = append(out, rec[:len(rec)-1]...)
+	out = append(out, `,"key":`...)
+	out = append(out, secret...)
+	return append(out, '}'), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (c *CreatedKey) UnmarshalJSON(data []byte) error {
+	c.Key = &Key{}
+	if err := json.Unmarshal(data, c.Key); err != nil {
+		return err
+	}
+	var s struct {
+		Secret string `json:"key"`
+	}
+	if err := json.Unmarshal(data, &s); err != nil {
+		return err
+	}
+	c.Secret = s.Secret
+	return nil
+}
+
+// KeyCreate is the input of KeyService.CreateKey.
+type KeyCreate struct {
+	Name        string     `json:"name"`
+	Description string     `json:"description,omitempty"`
+	Permissions []string   `json:"permissions,omitempty"`
+	AllowedIPs  []string   `json:"allowed_ips,omitempty"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+	// ExpiresIn is a lifetime in seconds; exclusive with ExpiresAt.
+	ExpiresIn        *int64          `json:"expires_in,omitempty"`
+	OwnerID          string          `json:"owner_id,omitempty"`
+	ServiceAccountID string          `json:"service_account_id,omitempty"`
+	Metadata         json.RawMessage `json:"metadata,omitempty"`
+	Enabled          *bool           `json:"enabled,omitempty"`
+	// Prefix replaces the default key prefix (kw_live), [a-z0-9_]{1,16}.
+	Prefix string `json:"prefix,omitempty"`
+}
+
+// KeyUpdate is the input of KeyService.UpdateKey; nil fields are unchanged.
+type KeyUpdate struct {
+	Name        *string   `json:"name,omitempty"`
+	Description *string   `json:"description,omitempty"`
+	Permissions *[]string `json:"permissions,omitempty"`
+	AllowedIPs  *[]string `json:"allowed_ips,omitempty"`
+	// ExpiresAt set to null makes the key non-expiring.
+	ExpiresAt OptionalTime `json:"expires_at,omitzero"`
+	ExpiresIn *int64       `json:"expires_in,omitempty"`
+	// Metadata replaces the whole object; null clears it.
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+	Enabled  *bool           `json:"enabled,omitempty"`
+}
+
+// OptionalTime is a PATCH field that tells "absent" from "null".
+type OptionalTime struct {
+	Set   bool
+	Value *time.Time
+}
+
+// IsZero reports whether the field was absent, for omitzero.
+func (o OptionalTime) IsZero() bool { return !o.Set }
+
+// MarshalJSON writes the time or null.
+func (o OptionalTime) MarshalJSON() ([]byte, error) { return json.Marshal(o.Value) }
+
+// UnmarshalJSON marks the field present, null included.
+func (o *OptionalTime) UnmarshalJSON(data []byte) error {
+	o.Set = true
+	return json.Unmarshal(data, &o.Value)
+}
+
+// KeyFilter selects keys in FindKeys.
+type KeyFilter struct {
+	OwnerID          string
+	ServiceAccountID string
+	// Revoked, when set, keeps only revoked (true) or unrevoked (false) keys.
+	Revoked *bool
+	// Prefix keeps keys whose key_prefix starts with it.
+	Prefix string
+	Cursor string
+	Limit  int
+}
+
+// KeyUse is one observed use of a key, written behind the verify path.
+type KeyUse struct {
+	KeyID     string
+	At        time.Time
+	IP        string
+	UserAgent string
+}
+
+// KeyService manages the keys of the caller's org. The caller is the
+// Principal in ctx; each method needs the admin:api-keys permission named.
+type KeyService interface {
+	// CreateKey needs admin:api-keys:create and permissions that cover every
+	// requested one. Returns EINVALID, EFORBIDDEN.
+	CreateKey(ctx context.Context, in KeyCreate) (*CreatedKey, error)
+	// FindKeyByID needs admin:api-keys:read. Returns ENOTFOUND.
+	FindKeyByID(ctx context.Context, id string) (*Key, error)
+	// FindKeys needs admin:api-keys:read. Returns EINVALID for a bad cursor.
+	FindKeys(ctx context.Context, f KeyFilter) (Page[*Key], error)
+	// UpdateKey needs admin:api-keys:update and, for new permissions, that
+	// the caller's cover them. Returns EINVALID, EFORBIDDEN, ENOTFOUND,
+	// ECONFLICT (revoked key).
+	UpdateKey(ctx context.Context, id string, upd KeyUpdate) (*Key, error)
+	// RevokeKey needs admin:api-keys:delete; it is irreversible and
+	// idempotent. Returns ENOTFOUND.
+	RevokeKey(ctx context.Context, id string) (*Key, error)
+	// DeleteKey needs admin:api-keys:delete. Returns ENOTFOUND.
+	DeleteKey(ctx context.Context, id string) (*Key, error)
+	// WhoAmI returns the caller's own record.
+	WhoAmI(ctx context.Context) (*Key, error)
+}
+
+func nullString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

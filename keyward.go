@@ -1,0 +1,91 @@
+// Package keyward holds Keyward's domain: keys, service accounts,
+// organizations, audit events, verification answers, the error type and the
+// interfaces that the store backends, the HTTP transport and the Go client
+// implement. It imports nothing but the standard library.
+package keyward
+
+import (
+	"context"
+	"time"
+)
+
+// Organization is a tenant. Every key, service account and audit event
+// belongs to exactly one.
+type Organization struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// DefaultOrgName is the organization that `keyward serve` creates on an
+// empty database.
+const DefaultOrgName = "default"
+
+// Page is one page of a cursor-paginated list.
+type Page[T any] struct {
+	Data []T `json:"data"`
+	// NextCursor fetches the next page; empty on the last one.
+	NextCursor string `json:"next_cursor"`
+}
+
+// Pagination limits shared by every list.
+const (
+	DefaultPageLimit = 50
+	MaxPageLimit     = 1000
+)
+
+// Store is the persistence a backend (sqlite, postgres) provides. Every
+// method but FindKeyByHash, CountOrgs and FindOrgByName is scoped by org: an
+// id of another org answers ENOTFOUND exactly like a missing one. Writes that
+// take an *AuditEvent insert it in the same transaction, so a change and its
+// audit row land together or not at all.
+type Store interface {
+	// CountOrgs returns how many organizations exist.
+	CountOrgs(ctx context.Context) (int, error)
+	// CreateOrg creates org and its first (root) key atomically. Returns
+	// ECONFLICT when an org of that name exists.
+	CreateOrg(ctx context.Context, org *Organization, root *Key, ev *AuditEvent) error
+	// FindOrgByName returns ENOTFOUND when there is none.
+	FindOrgByName(ctx context.Context, name string) (*Organization, error)
+
+	// CreateKey inserts k. Returns EINVALID (field service_account_id) when
+	// k names a service account that is not in k.OrgID or is deleted.
+	CreateKey(ctx context.Context, k *Key, ev *AuditEvent) error
+	// FindKeyByID returns the key, deleted or not, or ENOTFOUND.
+	FindKeyByID(ctx context.Context, orgID, id string) (*Key, error)
+	// FindKeyByHash returns the key of any org with that secret hash, or
+	// ENOTFOUND. It is the verification path's only store call.
+	FindKeyByHash(ctx context.Context, hash []byte) (*Key, error)
+	// FindKeys lists the org's keys that are not deleted, by id ascending.
+	FindKeys(ctx context.Context, orgID string, f KeyFilter) (Page[*Key], error)
+	// UpdateKey loads the key (ENOTFOUND if missing or deleted), lets update
+	// change it, then writes every mutable field (name, description,
+	// permissions, allowed IPs, expiry, enabled, metadata, updated, revoked
+	// and deleted times) and ev in one transaction. An error from update
+	// aborts it. ev may be nil when update decides nothing is to be written;
+	// then update must return ErrNoChange.
+	UpdateKey(ctx context.Context, orgID, id string, update func(k *Key) error, ev *AuditEvent) (*Key, error)
+	// TouchKeys records last use. A timestamp never moves backwards.
+	TouchKeys(ctx context.Context, uses []KeyUse) error
+
+	// CreateServiceAccount inserts sa.
+	CreateServiceAccount(ctx context.Context, sa *ServiceAccount, ev *AuditEvent) error
+	// FindServiceAccountByID returns ENOTFOUND when missing or deleted.
+	FindServiceAccountByID(ctx context.Context, orgID, id string) (*ServiceAccount, error)
+	// FindServiceAccounts lists the org's live service accounts by id.
+	FindServiceAccounts(ctx context.Context, orgID string, f ServiceAccountFilter) (Page[*ServiceAccount], error)
+	// DeleteServiceAccount marks it deleted and revokes its unrevoked keys at
+	// the same instant, returning those keys so caches can drop them.
+	DeleteServiceAccount(ctx context.Context, orgID, id string, at time.Time, ev *AuditEvent) ([]*Key, error)
+
+	// FindAuditEvents lists the org's audit events, newest first.
+	FindAuditEvents(ctx context.Context, orgID string, f AuditFilter) (Page[*AuditEvent], error)
+
+	// Ping reports whether the store answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// ErrNoChange is returned by an UpdateKey callback to commit nothing and
+// return the key as it is.
+var ErrNoChange = &Error{Code: ECONFLICT, Message: "no change"}

@@ -1,0 +1,53 @@
+package keyward
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Verification reason codes, one per answer. Checks run in this order:
+// not found, revoked, disabled, expired, IP, permissions.
+const (
+	CodeValid                   = "VALID"
+	CodeNotFound                = "NOT_FOUND"
+	CodeRevoked                 = "REVOKED"
+	CodeDisabled                = "DISABLED"
+	CodeExpired                 = "EXPIRED"
+	CodeIPNotAllowed            = "IP_NOT_ALLOWED"
+	CodeInsufficientPermissions = "INSUFFICIENT_PERMISSIONS"
+	CodeRateLimited             = "RATE_LIMITED"
+	CodeUsageExceeded           = "USAGE_EXCEEDED"
+)
+
+// VerifyRequest asks whether a presented key is valid.
+type VerifyRequest struct {
+	Key string `json:"key"`
+	// Permissions is a query such as "a.read AND (b.write OR admin:*)".
+	Permissions string `json:"permissions,omitempty"`
+	// IP and UserAgent describe the client of the caller's own API. When IP
+	// is empty the verify request's remote address counts.
+	IP        string `json:"ip,omitempty"`
+	UserAgent string `json:"user_agent,omitempty"`
+}
+
+// VerifyResult is the answer. For NOT_FOUND only Valid and Code are set.
+type VerifyResult struct {
+	Valid            bool            `json:"valid"`
+	Code             string          `json:"code"`
+	KeyID            string          `json:"key_id,omitempty"`
+	Name             string          `json:"name,omitempty"`
+	OwnerID          string          `json:"owner_id,omitempty"`
+	ServiceAccountID string          `json:"service_account_id,omitempty"`
+	Permissions      []string        `json:"permissions,omitempty"`
+	Metadata         json.RawMessage `json:"metadata,omitempty"`
+	ExpiresAt        *time.Time      `json:"expires_at,omitempty"`
+}
+
+// VerifyService answers verifications for the caller's org.
+type VerifyService interface {
+	// Verify needs admin:api-keys:verify. A key of another org answers
+	// NOT_FOUND. Returns EINVALID for a malformed request (a bad permission
+	// query or IP), never for a bad key.
+	Verify(ctx context.Context, req VerifyRequest) (*VerifyResult, error)
+}
