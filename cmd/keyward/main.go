@@ -1,0 +1,100 @@
+// Command keyward is Keyward's one binary: the server, its bootstrap, and a
+// CLI for every call of the management API.
+//
+// Run the server (SQLite in ./keyward-data, no other setup):
+//
+//	keyward serve [--addr 127.0.0.1:8080] [--data-dir keyward-data]
+//
+// On an empty database it creates the organization "default" and a root key
+// holding "*", and prints that key once. For scripts:
+//
+//	keyward init --org NAME --json
+//
+// CLI calls talk to a running server through the Go client; they take
+// --url (KEYWARD_URL) and --key (KEYWARD_KEY), print tables, or JSON with
+// --json:
+//
+//	keyward keys create|list|get|update|revoke|delete
+//	keyward verify KEY [--permissions QUERY]
+//	keyward service-accounts create|list|get|delete
+//	keyward audit
+//	keyward whoami
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(Run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// Globals are the flags every subcommand sees, and where it writes.
+type Globals struct {
+	URL  string `name:"url" env:"KEYWARD_URL" default:"http://127.0.0.1:8080" help:"Keyward server URL (CLI calls)."`
+	Key  string `name:"key" env:"KEYWARD_KEY" help:"API key the CLI authenticates with."`
+	JSON bool   `name:"json" help:"Print JSON instead of tables."`
+
+	Stdout io.Writer `kong:"-"`
+	Stderr io.Writer `kong:"-"`
+}
+
+// CLI is the whole command line.
+type CLI struct {
+	Globals
+
+	Serve           ServeCmd           `cmd:"" help:"Run the Keyward server."`
+	Init            InitCmd            `cmd:"" help:"Create an organization and its root key without serving."`
+	Keys            KeysCmd            `cmd:"" help:"Manage API keys."`
+	Verify          VerifyCmd          `cmd:"" help:"Verify a key."`
+	ServiceAccounts ServiceAccountsCmd `cmd:"" name:"service-accounts" help:"Manage service accounts."`
+	Audit           AuditCmd           `cmd:"" help:"List audit events."`
+	Whoami          WhoamiCmd          `cmd:"" help:"Show the calling key's own record."`
+}
+
+// Run parses args and runs the chosen subcommand; it returns the exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var cli CLI
+	cli.Stdout, cli.Stderr = stdout, stderr
+	exitCode := -1
+	parser, err := kong.New(&cli,
+		kong.Name("keyward"),
+		kong.Description("Keyward: issue, verify, restrict and revoke API keys."),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { exitCode = code }),
+		kong.UsageOnError(),
+	)
+	if err != nil {
+		fmt.Fprintln(stderr, "keyward:", err)
+		return 2
+	}
+	kctx, err := parser.Parse(args)
+	if exitCode >= 0 {
+		return exitCode // --help
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "keyward:", err)
+		return 2
+	}
+	kctx.BindTo(ctx, (*context.Context)(nil))
+	if err := kctx.Run(&cli.Globals); err != nil {
+		if !errors.Is(err, errSilent) {
+			fmt.Fprintln(stderr, "keyward:", errorText(err))
+		}
+		return 1
+	}
+	return 0
+}
+
+// errSilent marks an error the command has already reported.
+var errSilent = errors.New("reported")

@@ -1,0 +1,425 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"keyward"
+	"keyward/authz"
+	"keyward/keyformat"
+)
+
+// Input limits.
+const (
+	maxNameLen        = 255
+	maxDescriptionLen = 1024
+	maxOwnerIDLen     = 255
+	maxPermissions    = 100
+	maxAllowedIPs     = 100
+	maxMetadataBytes  = 4096
+	// maxLifetime bounds expires_in and expires_at: 100 years.
+	maxLifetime = 100 * 365 * 24 * time.Hour
+)
+
+// CreateKey implements keyward.KeyService.
+func (s *Service) CreateKey(ctx context.Context, in keyward.KeyCreate) (*keyward.CreatedKey, error) {
+	p, err := authorize(ctx, keyward.PermKeysCreate)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	var v validator
+	v.name(in.Name)
+	v.description(in.Description)
+	perms := v.permissions(in.Permissions)
+	ips := v.allowedIPs(in.AllowedIPs)
+	expiresAt := v.expiry(in.ExpiresAt, in.ExpiresIn, now)
+	metadata := v.metadata(in.Metadata)
+	if len(in.OwnerID) > maxOwnerIDLen {
+		v.add("owner_id", fmt.Sprintf("must be at most %d characters", maxOwnerIDLen))
+	}
+	if in.OwnerID != "" && in.ServiceAccountID != "" {
+		v.add("service_account_id", "give owner_id or service_account_id, not both")
+	}
+	prefix := s.prefix
+	if in.Prefix != "" {
+		if !keyformat.ValidPrefix(in.Prefix) {
+			v.add("prefix", "must be 1 to 16 characters of a-z, 0-9 and '_'")
+		}
+		prefix = in.Prefix
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if err := checkGrant(p, perms); err != nil {
+		return nil, err
+	}
+
+	secret, k, err := s.newKey(prefix)
+	if err != nil {
+		return nil, err
+	}
+	k.OrgID = p.OrgID
+	k.Name = in.Name
+	k.Description = in.Description
+	k.Permissions = perms
+	k.AllowedIPs = ips
+	k.ExpiresAt = expiresAt
+	k.Enabled = in.Enabled == nil || *in.Enabled
+	k.Metadata = metadata
+	k.OwnerID = in.OwnerID
+	k.ServiceAccountID = in.ServiceAccountID
+	k.CreatedAt, k.UpdatedAt = now, now
+	k.CreatedBy = p.KeyID
+
+	ev := s.event(ctx, p, keyward.ActionKeyCreate, "key", k.ID, map[string]any{
+		"name": k.Name, "key_prefix": k.KeyPrefix, "permissions": k.Permissions,
+		"allowed_ips": k.AllowedIPs, "expires_at": k.ExpiresAt, "enabled": k.Enabled,
+		"owner_id": k.OwnerID, "service_account_id": k.ServiceAccountID,
+	})
+	if err := s.store.CreateKey(ctx, k, ev); err != nil {
+		return nil, err
+	}
+	return &keyward.CreatedKey{Key: k, Secret: secret}, nil
+}
+
+// FindKeyByID implements keyward.KeyService.
+func (s *Service) FindKeyByID(ctx context.Context, id string) (*keyward.Key, error) {
+	p, err := authorize(ctx, keyward.PermKeysRead)
+	if err != nil {
+		return nil, err
+	}
+	return s.findLiveKey(ctx, p.OrgID, id)
+}
+
+// findLiveKey answers a deleted key with ENOTFOUND, like a missing one.
+func (s *Service) findLiveKey(ctx context.Context, orgID, id string) (*keyward.Key, error) {
+	k, err := s.store.FindKeyByID(ctx, orgID, id)
+	if err != nil {
+		return nil, err
+	}
+	if k.DeletedAt != nil {
+		return nil, keyward.Errorf(keyward.ENOTFOUND, "Key not found.")
+	}
+	return k, nil
+}
+
+// FindKeys implements keyward.KeyService.
+func (s *Service) FindKeys(ctx context.Context, f keyward.KeyFilter) (keyward.Page[*keyward.Key], error) {
+	p, err := authorize(ctx, keyward.PermKeysRead)
+	if err != nil {
+		return keyward.Page[*keyward.Key]{}, err
+	}
+	if err := checkLimit(f.Limit); err != nil {
+		return keyward.Page[*keyward.Key]{}, err
+	}
+	return s.store.FindKeys(ctx, p.OrgID, f)
+}
+
+// UpdateKey implements keyward.KeyService.
+func (s *Service) UpdateKey(ctx context.Context, id string, upd keyward.KeyUpdate) (*keyward.Key, error) {
+	p, err := authorize(ctx, keyward.PermKeysUpdate)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	var v validator
+	changed := map[string]any{}
+	if upd.Name != nil {
+		v.name(*upd.Name)
+		changed["name"] = *upd.Name
+	}
+	if upd.Description != nil {
+		v.description(*upd.Description)
+		changed["description"] = *upd.Description
+	}
+	var perms, ips []string
+	if upd.Permissions != nil {
+		perms = v.permissions(*upd.Permissions)
+		changed["permissions"] = perms
+	}
+	if upd.AllowedIPs != nil {
+		ips = v.allowedIPs(*upd.AllowedIPs)
+		changed["allowed_ips"] = ips
+	}
+	var expiresAt *time.Time
+	setExpiry := upd.ExpiresAt.Set || upd.ExpiresIn != nil
+	if setExpiry {
+		expiresAt = v.expiry(upd.ExpiresAt.Value, upd.ExpiresIn, now)
+		changed["expires_at"] = expiresAt
+	}
+	var metadata json.RawMessage
+	if upd.Metadata != nil {
+		if !bytes.Equal(bytes.TrimSpace(upd.Metadata), []byte("null")) {
+			metadata = v.metadata(upd.Metadata)
+		}
+		changed["metadata"] = true
+	}
+	if upd.Enabled != nil {
+		changed["enabled"] = *upd.Enabled
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if upd.Permissions != nil {
+		if err := checkGrant(p, perms); err != nil {
+			return nil, err
+		}
+	}
+
+	ev := s.event(ctx, p, keyward.ActionKeyUpdate, "key", id, changed)
+	k, err := s.store.UpdateKey(ctx, p.OrgID, id, func(k *keyward.Key) error {
+		if err := checkTarget(p, k); err != nil {
+			return err
+		}
+		if k.RevokedAt != nil {
+			return keyward.Errorf(keyward.ECONFLICT, "Key %s is revoked and cannot be changed.", k.ID)
+		}
+		if len(changed) == 0 {
+			return keyward.ErrNoChange
+		}
+		if upd.Name != nil {
+			k.Name = *upd.Name
+		}
+		if upd.Description != nil {
+			k.Description = *upd.Description
+		}
+		if upd.Permissions != nil {
+			k.Permissions = perms
+		}
+		if upd.AllowedIPs != nil {
+			k.AllowedIPs = ips
+		}
+		if setExpiry {
+			k.ExpiresAt = expiresAt
+		}
+		if upd.Metadata != nil {
+			k.Metadata = metadata
+		}
+		if upd.Enabled != nil {
+			k.Enabled = *upd.Enabled
+		}
+		k.UpdatedAt = now
+		return nil
+	}, ev)
+	if err != nil {
+		return nil, err
+	}
+	s.engine.Invalidate(k.Hash)
+	return k, nil
+}
+
+// RevokeKey implements keyward.KeyService. Revoking a revoked key changes
+// nothing and writes no second audit event.
+func (s *Service) RevokeKey(ctx context.Context, id string) (*keyward.Key, error) {
+	p, err := authorize(ctx, keyward.PermKeysDelete)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	ev := s.event(ctx, p, keyward.ActionKeyRevoke, "key", id, nil)
+	k, err := s.store.UpdateKey(ctx, p.OrgID, id, func(k *keyward.Key) error {
+		if err := checkTarget(p, k); err != nil {
+			return err
+		}
+		if k.RevokedAt != nil {
+			return keyward.ErrNoChange
+		}
+		k.RevokedAt = &now
+		k.UpdatedAt = now
+		return nil
+	}, ev)
+	if err != nil {
+		return nil, err
+	}
+	s.engine.Invalidate(k.Hash)
+	return k, nil
+}
+
+// DeleteKey implements keyward.KeyService: a soft delete that keeps the row
+// for the audit trail.
+func (s *Service) DeleteKey(ctx context.Context, id string) (*keyward.Key, error) {
+	p, err := authorize(ctx, keyward.PermKeysDelete)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	ev := s.event(ctx, p, keyward.ActionKeyDelete, "key", id, nil)
+	k, err := s.store.UpdateKey(ctx, p.OrgID, id, func(k *keyward.Key) error {
+		if err := checkTarget(p, k); err != nil {
+			return err
+		}
+		k.DeletedAt = &now
+		k.UpdatedAt = now
+		return nil
+	}, ev)
+	if err != nil {
+		return nil, err
+	}
+	s.engine.Invalidate(k.Hash)
+	return k, nil
+}
+
+// WhoAmI implements keyward.KeyService.
+func (s *Service) WhoAmI(ctx context.Context) (*keyward.Key, error) {
+	p := keyward.PrincipalFromContext(ctx)
+	if p == nil {
+		return nil, keyward.Errorf(keyward.EUNAUTHORIZED, "Authentication required.")
+	}
+	return s.findLiveKey(ctx, p.OrgID, p.KeyID)
+}
+
+// checkGrant is the non-escalation rule: a caller may only hand out
+// permissions that its own cover.
+func checkGrant(p *keyward.Principal, perms []string) error {
+	missing := authz.Uncovered(p.Permissions, perms)
+	if len(missing) == 0 {
+		return nil
+	}
+	msg := "cannot grant permissions the calling key does not hold: " + strings.Join(missing, ", ")
+	return &keyward.Error{Code: keyward.EFORBIDDEN, Message: msg,
+		Fields: []keyward.FieldError{{Field: "permissions", Message: msg}}}
+}
+
+// checkTarget keeps a weaker key from changing, revoking or deleting a
+// stronger one (a root key, say): the caller must cover every permission
+// of the key it acts on.
+func checkTarget(p *keyward.Principal, k *keyward.Key) error {
+	if missing := authz.Uncovered(p.Permissions, k.Permissions); len(missing) > 0 {
+		return keyward.Errorf(keyward.EFORBIDDEN, "Key %s holds permissions the calling key does not: %s.", k.ID, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+func checkLimit(limit int) error {
+	if limit < 0 || limit > keyward.MaxPageLimit {
+		return keyward.Invalid(keyward.FieldError{Field: "limit", Message: fmt.Sprintf("must be between 1 and %d", keyward.MaxPageLimit)})
+	}
+	return nil
+}
+
+// validator collects every field error of one input, so a client learns all
+// of them in one round trip.
+type validator struct {
+	fields []keyward.FieldError
+}
+
+func (v *validator) add(field, msg string) {
+	v.fields = append(v.fields, keyward.FieldError{Field: field, Message: msg})
+}
+
+func (v *validator) err() error {
+	if len(v.fields) == 0 {
+		return nil
+	}
+	return keyward.Invalid(v.fields...)
+}
+
+func (v *validator) name(name string) {
+	if n := utf8.RuneCountInString(name); strings.TrimSpace(name) == "" || n > maxNameLen {
+		v.add("name", fmt.Sprintf("is required, 1 to %d characters", maxNameLen))
+	} else if !utf8.ValidString(name) {
+		v.add("name", "must be valid UTF-8")
+	}
+}
+
+func (v *validator) description(d string) {
+	if utf8.RuneCountInString(d) > maxDescriptionLen {
+		v.add("description", fmt.Sprintf("must be at most %d characters", maxDescriptionLen))
+	}
+}
+
+// permissions validates and de-duplicates, keeping the caller's order.
+func (v *validator) permissions(perms []string) []string {
+	if len(perms) > maxPermissions {
+		v.add("permissions", fmt.Sprintf("at most %d permissions", maxPermissions))
+		return nil
+	}
+	out := make([]string, 0, len(perms))
+	seen := make(map[string]bool, len(perms))
+	for i, perm := range perms {
+		if err := authz.CheckPermission(perm); err != nil {
+			v.add(fmt.Sprintf("permissions[%d]", i), err.Error())
+			continue
+		}
+		if !seen[perm] {
+			seen[perm] = true
+			out = append(out, perm)
+		}
+	}
+	return out
+}
+
+// allowedIPs validates and normalizes addresses and CIDRs.
+func (v *validator) allowedIPs(ips []string) []string {
+	if len(ips) > maxAllowedIPs {
+		v.add("allowed_ips", fmt.Sprintf("at most %d entries", maxAllowedIPs))
+		return nil
+	}
+	out := make([]string, 0, len(ips))
+	seen := make(map[string]bool, len(ips))
+	for i, s := range ips {
+		p, err := keyward.ParseIPRange(s)
+		if err != nil {
+			v.add(fmt.Sprintf("allowed_ips[%d]", i), fmt.Sprintf("%q: %v", s, err))
+			continue
+		}
+		if norm := keyward.FormatIPRange(p); !seen[norm] {
+			seen[norm] = true
+			out = append(out, norm)
+		}
+	}
+	return out
+}
+
+// expiry returns the expiry time from an absolute time or a lifetime in
+// seconds; nil for a key that never expires.
+func (v *validator) expiry(at *time.Time, in *int64, now time.Time) *time.Time {
+	switch {
+	case at != nil && in != nil:
+		v.add("expires_in", "give expires_at or expires_in, not both")
+	case at != nil:
+		t := at.UTC().Truncate(time.Microsecond)
+		if !t.After(now) {
+			v.add("expires_at", "must be in the future")
+		} else if t.Sub(now) > maxLifetime {
+			v.add("expires_at", "must be within 100 years")
+		} else {
+			return &t
+		}
+	case in != nil:
+		if *in <= 0 || *in > int64(maxLifetime/time.Second) {
+			v.add("expires_in", fmt.Sprintf("must be between 1 and %d seconds", int64(maxLifetime/time.Second)))
+		} else {
+			t := now.Add(time.Duration(*in) * time.Second)
+			return &t
+		}
+	}
+	return nil
+}
+
+// metadata checks for a JSON object of at most 4 KiB and compacts it.
+func (v *validator) metadata(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		v.add("metadata", "must be a JSON object")
+		return nil
+	}
+	if buf.Len() == 0 || buf.Bytes()[0] != '{' {
+		v.add("metadata", "must be a JSON object")
+		return nil
+	}
+	if buf.Len() > maxMetadataBytes {
+		v.add("metadata", fmt.Sprintf("must be at most %d bytes", maxMetadataBytes))
+		return nil
+	}
+	return buf.Bytes()
+}

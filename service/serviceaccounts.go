@@ -1,0 +1,91 @@
+package service
+
+import (
+	"context"
+
+	"keyward"
+)
+
+// CreateServiceAccount implements keyward.ServiceAccountService.
+func (s *Service) CreateServiceAccount(ctx context.Context, in keyward.ServiceAccountCreate) (*keyward.ServiceAccount, error) {
+	p, err := authorize(ctx, keyward.PermServiceAccountsCreate)
+	if err != nil {
+		return nil, err
+	}
+	var v validator
+	v.name(in.Name)
+	v.description(in.Description)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	sa := &keyward.ServiceAccount{
+		ID:          newID(),
+		OrgID:       p.OrgID,
+		Name:        in.Name,
+		Description: in.Description,
+		CreatedAt:   s.clock(),
+		CreatedBy:   p.KeyID,
+	}
+	ev := s.event(ctx, p, keyward.ActionServiceAccountCreate, "service_account", sa.ID, map[string]any{"name": sa.Name})
+	if err := s.store.CreateServiceAccount(ctx, sa, ev); err != nil {
+		return nil, err
+	}
+	return sa, nil
+}
+
+// FindServiceAccountByID implements keyward.ServiceAccountService.
+func (s *Service) FindServiceAccountByID(ctx context.Context, id string) (*keyward.ServiceAccount, error) {
+	p, err := authorize(ctx, keyward.PermServiceAccountsRead)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.FindServiceAccountByID(ctx, p.OrgID, id)
+}
+
+// FindServiceAccounts implements keyward.ServiceAccountService.
+func (s *Service) FindServiceAccounts(ctx context.Context, f keyward.ServiceAccountFilter) (keyward.Page[*keyward.ServiceAccount], error) {
+	p, err := authorize(ctx, keyward.PermServiceAccountsRead)
+	if err != nil {
+		return keyward.Page[*keyward.ServiceAccount]{}, err
+	}
+	if err := checkLimit(f.Limit); err != nil {
+		return keyward.Page[*keyward.ServiceAccount]{}, err
+	}
+	return s.store.FindServiceAccounts(ctx, p.OrgID, f)
+}
+
+// DeleteServiceAccount implements keyward.ServiceAccountService. Its keys
+// are revoked in the same transaction and dropped from the cache.
+func (s *Service) DeleteServiceAccount(ctx context.Context, id string) (*keyward.ServiceAccount, error) {
+	p, err := authorize(ctx, keyward.PermServiceAccountsDelete)
+	if err != nil {
+		return nil, err
+	}
+	sa, err := s.store.FindServiceAccountByID(ctx, p.OrgID, id)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	ev := s.event(ctx, p, keyward.ActionServiceAccountDelete, "service_account", id, nil)
+	revoked, err := s.store.DeleteServiceAccount(ctx, p.OrgID, id, now, ev)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range revoked {
+		s.engine.Invalidate(k.Hash)
+	}
+	sa.DeletedAt = &now
+	return sa, nil
+}
+
+// FindAuditEvents implements keyward.AuditService.
+func (s *Service) FindAuditEvents(ctx context.Context, f keyward.AuditFilter) (keyward.Page[*keyward.AuditEvent], error) {
+	p, err := authorize(ctx, keyward.PermAuditRead)
+	if err != nil {
+		return keyward.Page[*keyward.AuditEvent]{}, err
+	}
+	if err := checkLimit(f.Limit); err != nil {
+		return keyward.Page[*keyward.AuditEvent]{}, err
+	}
+	return s.store.FindAuditEvents(ctx, p.OrgID, f)
+}

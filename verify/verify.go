@@ -1,0 +1,309 @@
+// Package verify is Keyward's verification engine: the hot path that turns
+// a presented key into an answer. It parses and checksums the key, hashes
+// it, looks the hash up in an in-memory cache (with negative entries for
+// unknown hashes) and only on a miss in the store, then runs the checks in
+// DESIGN.md's fixed order. Last use is recorded behind, in batches.
+package verify
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+
+	"keyward"
+	"keyward/authz"
+	"keyward/keyformat"
+)
+
+// Defaults for Config's zero values.
+const (
+	DefaultCacheSize     = 1_000_000
+	DefaultCacheTTL      = time.Minute
+	DefaultNegativeTTL   = 10 * time.Second
+	DefaultFlushInterval = time.Second
+)
+
+// Config configures an Engine. Store and Hasher are required.
+type Config struct {
+	Store  keyward.Store
+	Hasher *keyformat.Hasher
+	// Now is the clock; tests inject one.
+	Now func() time.Time
+	// CacheSize bounds the cached entries, positive and negative.
+	CacheSize int
+	// CacheTTL bounds how long a cached key may be served without reading
+	// the store again, so that a lost invalidation cannot keep a revoked
+	// key alive for longer.
+	CacheTTL time.Duration
+	// NegativeTTL is how long an unknown hash is remembered.
+	NegativeTTL time.Duration
+	// FlushInterval is how often last use is written to the store.
+	FlushInterval time.Duration
+	Logger        *slog.Logger
+}
+
+// Engine verifies keys. It is safe for concurrent use.
+type Engine struct {
+	store  keyward.Store
+	hasher *keyformat.Hasher
+	now    func() time.Time
+	logger *slog.Logger
+	cache  *otter.Cache[[32]byte, *entry]
+	loader otter.LoaderFunc[[32]byte, *entry]
+
+	usageMu sync.Mutex
+	usage   map[string]keyward.KeyUse
+
+	flushInterval time.Duration
+	stop          chan struct{}
+	done          chan struct{}
+}
+
+// entry is a cached lookup. A nil key is a negative entry: no key has
+// this hash.
+type entry struct {
+	key  *keyward.Key
+	nets []netip.Prefix
+}
+
+// New returns an engine and starts its last-use writer; Close stops it.
+func New(cfg Config) *Engine {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.CacheSize <= 0 {
+		cfg.CacheSize = DefaultCacheSize
+	}
+	if cfg.CacheTTL <= 0 {
+		cfg.CacheTTL = DefaultCacheTTL
+	}
+	if cfg.NegativeTTL <= 0 {
+		cfg.NegativeTTL = DefaultNegativeTTL
+	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = DefaultFlushInterval
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	e := &Engine{
+		store:         cfg.Store,
+		hasher:        cfg.Hasher,
+		now:           cfg.Now,
+		logger:        cfg.Logger,
+		usage:         make(map[string]keyward.KeyUse),
+		flushInterval: cfg.FlushInterval,
+		stop:          make(chan struct{}),
+		done:          make(chan struct{}),
+	}
+	positiveTTL, negativeTTL := cfg.CacheTTL, cfg.NegativeTTL
+	e.cache = otter.Must(&otter.Options[[32]byte, *entry]{
+		MaximumSize: cfg.CacheSize,
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(en otter.Entry[[32]byte, *entry]) time.Duration {
+			if en.Value.key == nil {
+				return negativeTTL
+			}
+			return positiveTTL
+		}),
+	})
+	e.loader = e.load
+	go e.writeBehind()
+	return e
+}
+
+// Close flushes the pending last-use records and stops the writer.
+func (e *Engine) Close() error {
+	close(e.stop)
+	<-e.done
+	e.cache.StopAllGoroutines()
+	return nil
+}
+
+// Hash returns the stored digest of a secret.
+func (e *Engine) Hash(secret string) [32]byte { return e.hasher.Hash(secret) }
+
+// Invalidate drops the cached entry of a key hash at once. Every write to
+// a key calls it, so this node never answers from a stale record.
+func (e *Engine) Invalidate(hash []byte) {
+	if len(hash) != 32 {
+		return
+	}
+	e.cache.Invalidate([32]byte(hash))
+}
+
+// load reads a hash from the store for the cache. ENOTFOUND becomes a
+// negative entry; any other error is not cached.
+func (e *Engine) load(ctx context.Context, hash [32]byte) (*entry, error) {
+	k, err := e.store.FindKeyByHash(ctx, hash[:])
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+		return &entry{}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	en := &entry{key: k}
+	for _, s := range k.AllowedIPs {
+		// Stored ranges were validated on write; a bad one matches nothing
+		// rather than everything.
+		if p, err := keyward.ParseIPRange(s); err == nil {
+			en.nets = append(en.nets, p)
+		}
+	}
+	if len(k.AllowedIPs) > 0 && len(en.nets) == 0 {
+		en.nets = []netip.Prefix{{}}
+	}
+	return en, nil
+}
+
+// lookup returns the cached entry for secret, or nil when the secret is
+// malformed.
+func (e *Engine) lookup(ctx context.Context, secret string) (*entry, error) {
+	if _, ok := keyformat.Parse(secret); !ok {
+		return nil, nil
+	}
+	return e.cache.Get(ctx, e.hasher.Hash(secret), e.loader)
+}
+
+// Verify answers whether secret is a valid key of org orgID for a client at
+// ip (invalid when unknown) presenting userAgent, holding the permissions
+// that query (nil for none) asks for. A key of another org answers
+// NOT_FOUND exactly like a key that does not exist.
+func (e *Engine) Verify(ctx context.Context, orgID, secret string, ip netip.Addr, userAgent string, query *authz.Query) (*keyward.VerifyResult, error) {
+	en, err := e.lookup(ctx, secret)
+	if err != nil {
+		return nil, err
+	}
+	if en == nil || en.key == nil || en.key.OrgID != orgID {
+		return &keyward.VerifyResult{Code: keyward.CodeNotFound}, nil
+	}
+	k := en.key
+	now := e.now()
+	code := k.Status(now)
+	if code == keyward.CodeNotFound {
+		return &keyward.VerifyResult{Code: code}, nil
+	}
+	if code == keyward.CodeValid && !ipAllowed(en.nets, ip) {
+		code = keyward.CodeIPNotAllowed
+	}
+	if code == keyward.CodeValid && query != nil && !query.Eval(k.Permissions) {
+		code = keyward.CodeInsufficientPermissions
+	}
+	if code == keyward.CodeValid {
+		e.recordUse(k.ID, now, ip, userAgent)
+	}
+	return &keyward.VerifyResult{
+		Valid:            code == keyward.CodeValid,
+		Code:             code,
+		KeyID:            k.ID,
+		Name:             k.Name,
+		OwnerID:          k.OwnerID,
+		ServiceAccountID: k.ServiceAccountID,
+		Permissions:      k.Permissions,
+		Metadata:         k.Metadata,
+		ExpiresAt:        k.ExpiresAt,
+	}, nil
+}
+
+// Authenticate implements keyward.Authenticator for the management API.
+func (e *Engine) Authenticate(ctx context.Context, secret string, remoteIP netip.Addr) (*keyward.Principal, error) {
+	en, err := e.lookup(ctx, secret)
+	if err != nil {
+		return nil, err
+	}
+	if en == nil || en.key == nil {
+		return nil, keyward.Errorf(keyward.EUNAUTHORIZED, "Invalid API key.")
+	}
+	k := en.key
+	now := e.now()
+	switch k.Status(now) {
+	case keyward.CodeValid:
+	case keyward.CodeRevoked:
+		return nil, keyward.Errorf(keyward.EUNAUTHORIZED, "API key is revoked.")
+	case keyward.CodeDisabled:
+		return nil, keyward.Errorf(keyward.EUNAUTHORIZED, "API key is disabled.")
+	case keyward.CodeExpired:
+		return nil, keyward.Errorf(keyward.EUNAUTHORIZED, "API key has expired.")
+	default:
+		return nil, keyward.Errorf(keyward.EUNAUTHORIZED, "Invalid API key.")
+	}
+	if !ipAllowed(en.nets, remoteIP) {
+		return nil, keyward.Errorf(keyward.EFORBIDDEN, "API key is not allowed from this IP address.")
+	}
+	e.recordUse(k.ID, now, remoteIP, "")
+	return &keyward.Principal{OrgID: k.OrgID, KeyID: k.ID, Permissions: k.Permissions}, nil
+}
+
+// ipAllowed reports whether ip is in one of nets; no nets allow any
+// address. IPv4-mapped IPv6 addresses match IPv4 ranges.
+func ipAllowed(nets []netip.Prefix, ip netip.Addr) bool {
+	if len(nets) == 0 {
+		return true
+	}
+	ip = ip.Unmap()
+	for _, n := range nets {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// recordUse remembers the latest use of a key for the writer; many uses of
+// one key between flushes coalesce into one row update.
+func (e *Engine) recordUse(keyID string, at time.Time, ip netip.Addr, userAgent string) {
+	use := keyward.KeyUse{KeyID: keyID, At: at, UserAgent: userAgent}
+	if ip.IsValid() {
+		use.IP = ip.Unmap().String()
+	}
+	e.mergeUse(use)
+}
+
+func (e *Engine) mergeUse(use keyward.KeyUse) {
+	e.usageMu.Lock()
+	if prev, ok := e.usage[use.KeyID]; !ok || !use.At.Before(prev.At) {
+		e.usage[use.KeyID] = use
+	}
+	e.usageMu.Unlock()
+}
+
+func (e *Engine) writeBehind() {
+	defer close(e.done)
+	t := time.NewTicker(e.flushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			e.Flush(context.Background())
+		case <-e.stop:
+			e.Flush(context.Background())
+			return
+		}
+	}
+}
+
+// Flush writes the pending last-use records now. A failed batch is merged
+// back, so a passing store outage loses nothing but time.
+func (e *Engine) Flush(ctx context.Context) {
+	e.usageMu.Lock()
+	if len(e.usage) == 0 {
+		e.usageMu.Unlock()
+		return
+	}
+	pending := e.usage
+	e.usage = make(map[string]keyward.KeyUse, len(pending))
+	e.usageMu.Unlock()
+
+	uses := make([]keyward.KeyUse, 0, len(pending))
+	for _, u := range pending {
+		uses = append(uses, u)
+	}
+	if err := e.store.TouchKeys(ctx, uses); err != nil {
+		e.logger.Error("write last use", "keys", len(uses), "err", err)
+		for _, u := range uses {
+			e.mergeUse(u)
+		}
+	}
+}
