@@ -1,0 +1,252 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"strings"
+
+	"keyward"
+)
+
+const keyColumns = `id, org_id, name, description, key_prefix, hash, permissions, allowed_ips, expires_at, enabled, metadata,
+	owner_id, service_account_id, created_at, updated_at, created_by,
+	last_used_at, last_used_ip, last_used_user_agent, revoked_at, deleted_at`
+
+func scanKey(s scanner) (*keyward.Key, error) {
+	var (
+		k                                           keyward.Key
+		perms, ips, metadata                        sql.NullString
+		owner, serviceAccount, createdBy, ip, agent sql.NullString
+		created, updated                            int64
+		expires, lastUsed, revoked, deleted         sql.NullInt64
+	)
+	if err := s.Scan(&k.ID, &k.OrgID, &k.Name, &k.Description, &k.KeyPrefix, &k.Hash, &perms, &ips, &expires, &k.Enabled, &metadata,
+		&owner, &serviceAccount, &created, &updated, &createdBy,
+		&lastUsed, &ip, &agent, &revoked, &deleted); err != nil {
+		return nil, err
+	}
+	var err error
+	if k.Permissions, err = fromListValue(perms); err != nil {
+		return nil, err
+	}
+	if k.AllowedIPs, err = fromListValue(ips); err != nil {
+		return nil, err
+	}
+	k.ExpiresAt = fromNullMicros(expires)
+	k.Metadata = fromNullJSON(metadata)
+	k.OwnerID = owner.String
+	k.ServiceAccountID = serviceAccount.String
+	k.CreatedAt = fromMicros(created)
+	k.UpdatedAt = fromMicros(updated)
+	k.CreatedBy = createdBy.String
+	k.LastUsedAt = fromNullMicros(lastUsed)
+	k.LastUsedIP = ip.String
+	k.LastUsedUserAgent = agent.String
+	k.RevokedAt = fromNullMicros(revoked)
+	k.DeletedAt = fromNullMicros(deleted)
+	return &k, nil
+}
+
+func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
+	perms, err := listValue(k.Permissions)
+	if err != nil {
+		return err
+	}
+	ips, err := listValue(k.AllowedIPs)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO keys (`+keyColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.OrgID, k.Name, k.Description, k.KeyPrefix, k.Hash, perms, ips, nullTime(k.ExpiresAt), k.Enabled, nullJSON(k.Metadata),
+		nullString(k.OwnerID), nullString(k.ServiceAccountID), k.CreatedAt.UnixMicro(), k.UpdatedAt.UnixMicro(), nullString(k.CreatedBy),
+		nullTime(k.LastUsedAt), nullString(k.LastUsedIP), nullString(k.LastUsedUserAgent), nullTime(k.RevokedAt), nullTime(k.DeletedAt))
+	return err
+}
+
+// CreateKey inserts k and ev in one transaction. Returns EINVALID (field
+// service_account_id) when k names a service account that is not a live one
+// of k.OrgID, and ECONFLICT when its id or hash exists.
+func (db *DB) CreateKey(ctx context.Context, k *keyward.Key, ev *keyward.AuditEvent) (err error) {
+	defer wrap(&err, "CreateKey(%q)", k.ID)
+	return db.writeTx(ctx, func(tx *sql.Tx) error {
+		if k.ServiceAccountID != "" {
+			if _, err := findServiceAccount(ctx, tx, k.OrgID, k.ServiceAccountID); errors.Is(err, sql.ErrNoRows) {
+				return keyward.Invalid(keyward.FieldError{Field: "service_account_id", Message: "service account not found"})
+			} else if err != nil {
+				return err
+			}
+		}
+		if err := insertKey(ctx, tx, k); err != nil {
+			return err
+		}
+		return insertAuditEvent(ctx, tx, ev)
+	})
+}
+
+// FindKeyByID returns the org's key, deleted or not, or ENOTFOUND.
+func (db *DB) FindKeyByID(ctx context.Context, orgID, id string) (_ *keyward.Key, err error) {
+	defer wrap(&err, "FindKeyByID(%q)", id)
+	return scanKey(db.reader.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM keys WHERE org_id = ? AND id = ?`, orgID, id))
+}
+
+// FindKeyByHash returns the key, of any org and deleted or not, whose
+// secret has that hash, or ENOTFOUND.
+func (db *DB) FindKeyByHash(ctx context.Context, hash []byte) (_ *keyward.Key, err error) {
+	defer wrap(&err, "FindKeyByHash")
+	return scanKey(db.byHash.QueryRowContext(ctx, hash))
+}
+
+// FindKeys lists the org's keys that are not deleted, by id ascending.
+// Returns EINVALID (field cursor) for a malformed cursor.
+func (db *DB) FindKeys(ctx context.Context, orgID string, f keyward.KeyFilter) (_ keyward.Page[*keyward.Key], err error) {
+	defer wrap(&err, "FindKeys(%q)", orgID)
+	where := []string{"org_id = ?", "deleted_at IS NULL"}
+	args := []any{orgID}
+	if f.OwnerID != "" {
+		where = append(where, "owner_id = ?")
+		args = append(args, f.OwnerID)
+	}
+	if f.ServiceAccountID != "" {
+		where = append(where, "service_account_id = ?")
+		args = append(args, f.ServiceAccountID)
+	}
+	if f.Revoked != nil {
+		if *f.Revoked {
+			where = append(where, "revoked_at IS NOT NULL")
+		} else {
+			where = append(where, "revoked_at IS NULL")
+		}
+	}
+	if f.Prefix != "" {
+		// A range on the binary collation rather than LIKE, which ignores
+		// ASCII case and reads the '_' of every key prefix as a wildcard.
+		where = append(where, "key_prefix >= ?")
+		args = append(args, f.Prefix)
+		if end, ok := prefixEnd(f.Prefix); ok {
+			where = append(where, "key_prefix < ?")
+			args = append(args, end)
+		}
+	}
+	if f.Cursor != "" {
+		after, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return keyward.Page[*keyward.Key]{}, err
+		}
+		where = append(where, "id > ?")
+		args = append(args, after)
+	}
+	query := `SELECT ` + keyColumns + ` FROM keys WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id LIMIT ?`
+	return page(ctx, db.reader, query, args, pageLimit(f.Limit), scanKey, func(k *keyward.Key) string { return k.ID })
+}
+
+// prefixEnd returns the least string greater than every string that starts
+// with prefix, byte-wise as SQLite's binary collation compares, so that s
+// starts with prefix exactly when prefix <= s < end. There is none when
+// prefix is all 0xff bytes; then s >= prefix alone is exact.
+func prefixEnd(prefix string) (string, bool) {
+	end := []byte(prefix)
+	for len(end) > 0 && end[len(end)-1] == 0xff {
+		end = end[:len(end)-1]
+	}
+	if len(end) == 0 {
+		return "", false
+	}
+	end[len(end)-1]++
+	return string(end), true
+}
+
+// UpdateKey loads the org's live key, lets update change it, and writes
+// every mutable field and ev, in one transaction on the writer connection,
+// so that concurrent updates of one key apply one after the other. An error
+// from update writes nothing; ErrNoChange also writes nothing but returns
+// the key as stored.
+func (db *DB) UpdateKey(ctx context.Context, orgID, id string, update func(k *keyward.Key) error, ev *keyward.AuditEvent) (_ *keyward.Key, err error) {
+	defer wrap(&err, "UpdateKey(%q)", id)
+	var stored, k *keyward.Key
+	err = db.writeTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		stored, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM keys WHERE org_id = ? AND id = ? AND deleted_at IS NULL`, orgID, id))
+		if err != nil {
+			return err
+		}
+		// update gets a copy, so that the stored record can still be
+		// returned if it changes the copy and then returns ErrNoChange.
+		k = cloneKey(stored)
+		if err := update(k); err != nil {
+			return err
+		}
+		perms, err := listValue(k.Permissions)
+		if err != nil {
+			return err
+		}
+		ips, err := listValue(k.AllowedIPs)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE keys SET name = ?, description = ?, permissions = ?, allowed_ips = ?, expires_at = ?,
+				enabled = ?, metadata = ?, updated_at = ?, revoked_at = ?, deleted_at = ?
+			WHERE org_id = ? AND id = ?`,
+			k.Name, k.Description, perms, ips, nullTime(k.ExpiresAt),
+			k.Enabled, nullJSON(k.Metadata), k.UpdatedAt.UnixMicro(), nullTime(k.RevokedAt), nullTime(k.DeletedAt),
+			orgID, id); err != nil {
+			return err
+		}
+		return insertAuditEvent(ctx, tx, ev)
+	})
+	if errors.Is(err, keyward.ErrNoChange) {
+		return stored, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// cloneKey returns a deep copy of k.
+func cloneKey(k *keyward.Key) *keyward.Key {
+	c := *k
+	c.Permissions = slices.Clone(k.Permissions)
+	c.AllowedIPs = slices.Clone(k.AllowedIPs)
+	c.Metadata = slices.Clone(k.Metadata)
+	c.Hash = slices.Clone(k.Hash)
+	c.ExpiresAt = clonePtr(k.ExpiresAt)
+	c.LastUsedAt = clonePtr(k.LastUsedAt)
+	c.RevokedAt = clonePtr(k.RevokedAt)
+	c.DeletedAt = clonePtr(k.DeletedAt)
+	return &c
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+// TouchKeys records the last uses in one transaction. A use older than the
+// recorded one changes nothing, so that a batch applied out of order, or
+// late, keeps the latest time, IP and user agent. A use of an unknown key
+// is dropped.
+func (db *DB) TouchKeys(ctx context.Context, uses []keyward.KeyUse) (err error) {
+	if len(uses) == 0 {
+		return nil
+	}
+	defer wrap(&err, "TouchKeys(%d uses)", len(uses))
+	return db.writeTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE keys SET last_used_at = ?1, last_used_ip = ?2, last_used_user_agent = ?3
+			WHERE id = ?4 AND (last_used_at IS NULL OR last_used_at < ?1)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, u := range uses {
+			if _, err := stmt.ExecContext(ctx, u.At.UnixMicro(), nullString(u.IP), nullString(u.UserAgent), u.KeyID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

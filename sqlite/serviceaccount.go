@@ -1,0 +1,116 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"slices"
+	"strings"
+	"time"
+
+	"keyward"
+)
+
+const serviceAccountColumns = `id, org_id, name, description, created_at, created_by, deleted_at`
+
+func scanServiceAccount(s scanner) (*keyward.ServiceAccount, error) {
+	var (
+		sa        keyward.ServiceAccount
+		created   int64
+		createdBy sql.NullString
+		deleted   sql.NullInt64
+	)
+	if err := s.Scan(&sa.ID, &sa.OrgID, &sa.Name, &sa.Description, &created, &createdBy, &deleted); err != nil {
+		return nil, err
+	}
+	sa.CreatedAt = fromMicros(created)
+	sa.CreatedBy = createdBy.String
+	sa.DeletedAt = fromNullMicros(deleted)
+	return &sa, nil
+}
+
+// CreateServiceAccount inserts sa and ev in one transaction.
+func (db *DB) CreateServiceAccount(ctx context.Context, sa *keyward.ServiceAccount, ev *keyward.AuditEvent) (err error) {
+	defer wrap(&err, "CreateServiceAccount(%q)", sa.ID)
+	return db.writeTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO service_accounts (`+serviceAccountColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			sa.ID, sa.OrgID, sa.Name, sa.Description, sa.CreatedAt.UnixMicro(), nullString(sa.CreatedBy), nullTime(sa.DeletedAt)); err != nil {
+			return err
+		}
+		return insertAuditEvent(ctx, tx, ev)
+	})
+}
+
+// FindServiceAccountByID returns ENOTFOUND when missing, deleted or of
+// another org.
+func (db *DB) FindServiceAccountByID(ctx context.Context, orgID, id string) (_ *keyward.ServiceAccount, err error) {
+	defer wrap(&err, "FindServiceAccountByID(%q)", id)
+	return findServiceAccount(ctx, db.reader, orgID, id)
+}
+
+func findServiceAccount(ctx context.Context, q queryer, orgID, id string) (*keyward.ServiceAccount, error) {
+	return scanServiceAccount(q.QueryRowContext(ctx,
+		`SELECT `+serviceAccountColumns+` FROM service_accounts WHERE org_id = ? AND id = ? AND deleted_at IS NULL`, orgID, id))
+}
+
+// FindServiceAccounts lists the org's live service accounts by id.
+func (db *DB) FindServiceAccounts(ctx context.Context, orgID string, f keyward.ServiceAccountFilter) (_ keyward.Page[*keyward.ServiceAccount], err error) {
+	defer wrap(&err, "FindServiceAccounts(%q)", orgID)
+	where := []string{"org_id = ?", "deleted_at IS NULL"}
+	args := []any{orgID}
+	if f.Cursor != "" {
+		after, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return keyward.Page[*keyward.ServiceAccount]{}, err
+		}
+		where = append(where, "id > ?")
+		args = append(args, after)
+	}
+	query := `SELECT ` + serviceAccountColumns + ` FROM service_accounts WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id LIMIT ?`
+	return page(ctx, db.reader, query, args, pageLimit(f.Limit), scanServiceAccount, func(sa *keyward.ServiceAccount) string { return sa.ID })
+}
+
+// DeleteServiceAccount marks the account deleted and revokes its live,
+// unrevoked keys at the same instant at, in one transaction with ev. It
+// returns the keys it revoked, by id.
+func (db *DB) DeleteServiceAccount(ctx context.Context, orgID, id string, at time.Time, ev *keyward.AuditEvent) (_ []*keyward.Key, err error) {
+	defer wrap(&err, "DeleteServiceAccount(%q)", id)
+	var revoked []*keyward.Key
+	err = db.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE service_accounts SET deleted_at = ? WHERE org_id = ? AND id = ? AND deleted_at IS NULL`,
+			at.UnixMicro(), orgID, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return sql.ErrNoRows
+		}
+
+		rows, err := tx.QueryContext(ctx, `UPDATE keys SET revoked_at = ?1, updated_at = ?1
+			WHERE org_id = ?2 AND service_account_id = ?3 AND revoked_at IS NULL AND deleted_at IS NULL
+			RETURNING `+keyColumns, at.UnixMicro(), orgID, id)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			k, err := scanKey(rows)
+			if err != nil {
+				return err
+			}
+			revoked = append(revoked, k)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return insertAuditEvent(ctx, tx, ev)
+	})
+	if err != nil {
+		return nil, err
+	}
+	// RETURNING yields rows in no particular order.
+	slices.SortFunc(revoked, func(a, b *keyward.Key) int { return cmp.Compare(a.ID, b.ID) })
+	return revoked, nil
+}
