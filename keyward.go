@@ -62,10 +62,13 @@ type Store interface {
 	// change it, then writes every mutable field (name, description,
 	// permissions, allowed IPs, expiry, enabled, metadata, updated, revoked
 	// and deleted times) and ev in one transaction. An error from update
-	// aborts it. ev may be nil when update decides nothing is to be written;
-	// then update must return ErrNoChange.
+	// aborts it; ErrNoChange commits nothing (ev included) and returns the
+	// key as it is. update runs inside the write transaction and must not
+	// call the store.
 	UpdateKey(ctx context.Context, orgID, id string, update func(k *Key) error, ev *AuditEvent) (*Key, error)
-	// TouchKeys records last use. A timestamp never moves backwards.
+	// TouchKeys records last use. A timestamp never moves backwards. Uses
+	// are matched by key id alone (ids are UUIDs, unique across orgs); it is
+	// fed only by the verification engine, never by caller input.
 	TouchKeys(ctx context.Context, uses []KeyUse) error
 
 	// CreateServiceAccount inserts sa.
