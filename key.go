@@ -41,30 +41,55 @@ type Key struct {
 	Hash []byte `json:"-"`
 }
 
+// keyJSON is the wire form of a Key: every field always present, in the
+// order of the record, empty optional strings as null.
+type keyJSON struct {
+	ID                string          `json:"id"`
+	OrgID             string          `json:"org_id"`
+	Name              string          `json:"name"`
+	Description       string          `json:"description"`
+	KeyPrefix         string          `json:"key_prefix"`
+	Permissions       []string        `json:"permissions"`
+	AllowedIPs        []string        `json:"allowed_ips"`
+	ExpiresAt         *time.Time      `json:"expires_at"`
+	Enabled           bool            `json:"enabled"`
+	OwnerID           *string         `json:"owner_id"`
+	ServiceAccountID  *string         `json:"service_account_id"`
+	Metadata          json.RawMessage `json:"metadata"`
+	CreatedAt         time.Time       `json:"created_at"`
+	UpdatedAt         time.Time       `json:"updated_at"`
+	CreatedBy         *string         `json:"created_by"`
+	LastUsedAt        *time.Time      `json:"last_used_at"`
+	LastUsedIP        *string         `json:"last_used_ip"`
+	LastUsedUserAgent *string         `json:"last_used_user_agent"`
+	RevokedAt         *time.Time      `json:"revoked_at"`
+	DeletedAt         *time.Time      `json:"deleted_at"`
+}
+
 // MarshalJSON writes empty optional strings as null, empty lists as [] and
 // absent metadata as {} so that every field is always present and typed.
 func (k *Key) MarshalJSON() ([]byte, error) {
-	type key Key
-	out := struct {
-		*key
-		Permissions       []string        `json:"permissions"`
-		AllowedIPs        []string        `json:"allowed_ips"`
-		Metadata          json.RawMessage `json:"metadata"`
-		OwnerID           *string         `json:"owner_id"`
-		ServiceAccountID  *string         `json:"service_account_id"`
-		CreatedBy         *string         `json:"created_by"`
-		LastUsedIP        *string         `json:"last_used_ip"`
-		LastUsedUserAgent *string         `json:"last_used_user_agent"`
-	}{
-		key:               (*key)(k),
+	out := keyJSON{
+		ID:                k.ID,
+		OrgID:             k.OrgID,
+		Name:              k.Name,
+		Description:       k.Description,
+		KeyPrefix:         k.KeyPrefix,
 		Permissions:       nonNil(k.Permissions),
 		AllowedIPs:        nonNil(k.AllowedIPs),
-		Metadata:          k.Metadata,
+		ExpiresAt:         k.ExpiresAt,
+		Enabled:           k.Enabled,
 		OwnerID:           nullString(k.OwnerID),
 		ServiceAccountID:  nullString(k.ServiceAccountID),
+		Metadata:          k.Metadata,
+		CreatedAt:         k.CreatedAt,
+		UpdatedAt:         k.UpdatedAt,
 		CreatedBy:         nullString(k.CreatedBy),
+		LastUsedAt:        k.LastUsedAt,
 		LastUsedIP:        nullString(k.LastUsedIP),
 		LastUsedUserAgent: nullString(k.LastUsedUserAgent),
+		RevokedAt:         k.RevokedAt,
+		DeletedAt:         k.DeletedAt,
 	}
 	if len(out.Metadata) == 0 {
 		out.Metadata = json.RawMessage("{}")
@@ -75,24 +100,32 @@ func (k *Key) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads what MarshalJSON writes, so that the Go client gets
 // back the same record.
 func (k *Key) UnmarshalJSON(data []byte) error {
-	type key Key
-	var in struct {
-		*key
-		OwnerID           *string `json:"owner_id"`
-		ServiceAccountID  *string `json:"service_account_id"`
-		CreatedBy         *string `json:"created_by"`
-		LastUsedIP        *string `json:"last_used_ip"`
-		LastUsedUserAgent *string `json:"last_used_user_agent"`
-	}
-	in.key = (*key)(k)
+	var in keyJSON
 	if err := json.Unmarshal(data, &in); err != nil {
 		return err
 	}
-	k.OwnerID = deref(in.OwnerID)
-	k.ServiceAccountID = deref(in.ServiceAccountID)
-	k.CreatedBy = deref(in.CreatedBy)
-	k.LastUsedIP = deref(in.LastUsedIP)
-	k.LastUsedUserAgent = deref(in.LastUsedUserAgent)
+	*k = Key{
+		ID:                in.ID,
+		OrgID:             in.OrgID,
+		Name:              in.Name,
+		Description:       in.Description,
+		KeyPrefix:         in.KeyPrefix,
+		Permissions:       in.Permissions,
+		AllowedIPs:        in.AllowedIPs,
+		ExpiresAt:         in.ExpiresAt,
+		Enabled:           in.Enabled,
+		OwnerID:           deref(in.OwnerID),
+		ServiceAccountID:  deref(in.ServiceAccountID),
+		Metadata:          in.Metadata,
+		CreatedAt:         in.CreatedAt,
+		UpdatedAt:         in.UpdatedAt,
+		CreatedBy:         deref(in.CreatedBy),
+		LastUsedAt:        in.LastUsedAt,
+		LastUsedIP:        deref(in.LastUsedIP),
+		LastUsedUserAgent: deref(in.LastUsedUserAgent),
+		RevokedAt:         in.RevokedAt,
+		DeletedAt:         in.DeletedAt,
+	}
 	return nil
 }
 

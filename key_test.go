@@ -1,0 +1,45 @@
+package keyward_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"keyward"
+)
+
+// TestKeyJSON pins the wire form: every field present in record order,
+// empty optional strings null, and a round trip that loses nothing.
+func TestKeyJSON(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	k := &keyward.Key{ID: "k1", OrgID: "o1", Name: "n", KeyPrefix: "kw_live_abcdefgh", Enabled: true, CreatedAt: now, UpdatedAt: now, Hash: []byte{1}}
+	got, err := json.Marshal(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"id":"k1","org_id":"o1","name":"n","description":"","key_prefix":"kw_live_abcdefgh","permissions":[],"allowed_ips":[],` +
+		`"expires_at":null,"enabled":true,"owner_id":null,"service_account_id":null,"metadata":{},` +
+		`"created_at":"2026-11-23T12:00:00Z","updated_at":"2026-11-23T12:00:00Z","created_by":null,"last_used_at":null,` +
+		`"last_used_ip":null,"last_used_user_agent":null,"revoked_at":null,"deleted_at":null}`
+	if string(got) != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+
+	full := &keyward.Key{ID: "k1", OrgID: "o1", Name: "n", Description: "d", KeyPrefix: "p", Permissions: []string{"a"},
+		AllowedIPs: []string{"10.0.0.0/8"}, ExpiresAt: &now, OwnerID: "u", Metadata: json.RawMessage(`{"x":1}`),
+		CreatedAt: now, UpdatedAt: now, CreatedBy: "k0", LastUsedAt: &now, LastUsedIP: "10.0.0.1", LastUsedUserAgent: "ua", RevokedAt: &now}
+	created := &keyward.CreatedKey{Key: full, Secret: "kw_live_secret"}
+	data, err := json.Marshal(created)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back keyward.CreatedKey
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(created, &back); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+}
