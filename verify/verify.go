@@ -61,6 +61,7 @@ type Engine struct {
 	flushInterval time.Duration
 	stop          chan struct{}
 	done          chan struct{}
+	closeOnce     sync.Once
 }
 
 // entry is a cached lookup. A nil key is a negative entry: no key has
@@ -115,11 +116,14 @@ func New(cfg Config) *Engine {
 	return e
 }
 
-// Close flushes the pending last-use records and stops the writer.
+// Close flushes the pending last-use records and stops the writer. Calls
+// after the first do nothing.
 func (e *Engine) Close() error {
-	close(e.stop)
-	<-e.done
-	e.cache.StopAllGoroutines()
+	e.closeOnce.Do(func() {
+		close(e.stop)
+		<-e.done
+		e.cache.StopAllGoroutines()
+	})
 	return nil
 }
 
