@@ -1,0 +1,91 @@
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"keyward"
+)
+
+// codes maps each keyward error code to its HTTP status. It is the only
+// place where that mapping lives; the Go client reverses it through
+// FromErrorStatusCode.
+var codes = map[string]int{
+	keyward.EINVALID:      http.StatusBadRequest,
+	keyward.EUNAUTHORIZED: http.StatusUnauthorized,
+	keyward.EFORBIDDEN:    http.StatusForbidden,
+	keyward.ENOTFOUND:     http.StatusNotFound,
+	keyward.EMETHOD:       http.StatusMethodNotAllowed,
+	keyward.ECONFLICT:     http.StatusConflict,
+	keyward.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	keyward.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
+	keyward.EINTERNAL:     http.StatusInternalServerError,
+	keyward.EUNAVAILABLE:  http.StatusServiceUnavailable,
+}
+
+// ErrorStatusCode returns the HTTP status of a keyward error code; unknown
+// codes are internal errors.
+func ErrorStatusCode(code string) int {
+	if status, ok := codes[code]; ok {
+		return status
+	}
+	return http.StatusInternalServerError
+}
+
+// FromErrorStatusCode returns the keyward error code of an HTTP status, for
+// rebuilding a *keyward.Error from an answer; unknown statuses are
+// EINTERNAL.
+func FromErrorStatusCode(status int) string {
+	for code, s := range codes {
+		if s == status {
+			return code
+		}
+	}
+	return keyward.EINTERNAL
+}
+
+// problem is an RFC 9457 problem document with Keyward's extension members:
+// the stable error code, the request id and the invalid fields.
+type problem struct {
+	Type      string               `json:"type"`
+	Title     string               `json:"title"`
+	Status    int                  `json:"status"`
+	Detail    string               `json:"detail"`
+	Code      string               `json:"code"`
+	RequestID string               `json:"request_id"`
+	Errors    []keyward.FieldError `json:"errors,omitempty"`
+}
+
+// writeError answers err as a problem document. Errors that are not a
+// *keyward.Error are unexpected: they are logged with their text, and the
+// client sees only "Internal error.".
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := keyward.ErrorCode(err)
+	status := ErrorStatusCode(code)
+	info := keyward.RequestInfoFromContext(r.Context())
+	if !errors.As(err, new(*keyward.Error)) {
+		s.logger().LogAttrs(r.Context(), slog.LevelError, "request failed",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.String("request_id", info.RequestID),
+			slog.String("error", err.Error()),
+		)
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", "Bearer")
+	}
+	p := problem{
+		// about:blank says the problem means no more than its status; the
+		// code member carries Keyward's finer meaning.
+		Type:      "about:blank",
+		Title:     http.StatusText(status),
+		Status:    status,
+		Detail:    keyward.ErrorMessage(err),
+		Code:      code,
+		RequestID: info.RequestID,
+		Errors:    keyward.ErrorFields(err),
+	}
+	// A problem holds only strings and numbers: encoding it cannot fail.
+	_ = writeBody(w, status, problemType, p)
+}

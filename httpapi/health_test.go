@@ -1,0 +1,62 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"keyward"
+)
+
+// The health routes answer without a key: orchestrators have none.
+func TestHealthz(t *testing.T) {
+	s := MustOpenServer(t)
+	res := s.do(t, http.MethodGet, "/healthz", "", header("Authorization", ""))
+	wantStatus(t, res, http.StatusOK)
+	if got := decodeResponse[status](t, res); got.Status != "ok" {
+		t.Errorf("status: got %q, want ok", got.Status)
+	}
+}
+
+func TestReadyz(t *testing.T) {
+	tests := []struct {
+		name   string
+		ready  func(context.Context) error
+		status int
+	}{
+		{"no check", nil, http.StatusOK},
+		{"ready", func(context.Context) error { return nil }, http.StatusOK},
+		{"not ready", func(context.Context) error { return errors.New("dial tcp 10.9.8.7:5432: connection refused") }, http.StatusServiceUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := MustOpenServer(t)
+			s.Ready = tt.ready
+			res := s.do(t, http.MethodGet, "/readyz", "", header("Authorization", ""))
+			if tt.status == http.StatusOK {
+				wantStatus(t, res, http.StatusOK)
+				return
+			}
+			wantProblem(t, res, tt.status, keyward.EUNAVAILABLE)
+			if strings.Contains(string(res.body), "10.9.8.7") {
+				t.Errorf("body leaks the reason: %s", res.body)
+			}
+			s.Close()
+			if !strings.Contains(s.log.String(), "connection refused") {
+				t.Errorf("log lacks the reason:\n%s", s.log)
+			}
+		})
+	}
+}
+
+func TestOpenAPIRoute(t *testing.T) {
+	s := MustOpenServer(t)
+	res := s.do(t, http.MethodGet, "/openapi.json", "", header("Authorization", ""))
+	wantStatus(t, res, http.StatusOK)
+	doc := decodeResponse[map[string]any](t, res)
+	if doc["openapi"] != "3.1.0" {
+		t.Errorf("openapi: got %v, want 3.1.0", doc["openapi"])
+	}
+}

@@ -1,0 +1,171 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"keyward"
+)
+
+// TestDecode covers the body rules of every route that reads one, through
+// POST /v1/keys and PATCH /v1/keys/{id}.
+func TestDecode(t *testing.T) {
+	// exactly builds a create body of exactly n bytes.
+	exactly := func(n int) string {
+		const head, tail = `{"name":"`, `"}`
+		return head + strings.Repeat("a", n-len(head)-len(tail)) + tail
+	}
+	json := []func(*http.Request){header("Content-Type", "application/json; charset=utf-8")}
+	tests := []struct {
+		name   string
+		method string
+		body   string
+		opts   []func(*http.Request)
+		status int
+		code   string
+		fields []string
+	}{
+		{"largest body", http.MethodPost, exactly(maxBodySize), nil, http.StatusCreated, "", nil},
+		{"charset", http.MethodPost, `{"name":"a"}`, json, http.StatusCreated, "", nil},
+		{"too large", http.MethodPost, exactly(maxBodySize + 1), nil, http.StatusRequestEntityTooLarge, keyward.ETOOLARGE, nil},
+		{"text/plain", http.MethodPost, `{"name":"a"}`, []func(*http.Request){header("Content-Type", "text/plain")}, http.StatusUnsupportedMediaType, keyward.EUNSUPPORTED, nil},
+		{"no content type", http.MethodPost, `{"name":"a"}`, []func(*http.Request){header("Content-Type", "")}, http.StatusUnsupportedMediaType, keyward.EUNSUPPORTED, nil},
+		{"form", http.MethodPost, `name=a`, []func(*http.Request){header("Content-Type", "application/x-www-form-urlencoded")}, http.StatusUnsupportedMediaType, keyward.EUNSUPPORTED, nil},
+		{"json suffix", http.MethodPost, `{"name":"a"}`, []func(*http.Request){header("Content-Type", "application/json-seq")}, http.StatusUnsupportedMediaType, keyward.EUNSUPPORTED, nil},
+		{"empty", http.MethodPost, "", nil, http.StatusBadRequest, keyward.EINVALID, nil},
+		{"whitespace", http.MethodPost, " \n\t", nil, http.StatusBadRequest, keyward.EINVALID, nil},
+		{"empty patch", http.MethodPatch, "", nil, http.StatusBadRequest, keyward.EINVALID, nil},
+		{"unknown field", http.MethodPost, `{"name":"a","scopes":["x"]}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"scopes"}},
+		{"unknown field patch", http.MethodPatch, `{"key_prefix":"x"}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"key_prefix"}},
+		{"string type", http.MethodPost, `{"name":5}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"name"}},
+		{"array type", http.MethodPost, `{"name":"a","permissions":"x"}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"permissions"}},
+		{"array element type", http.MethodPost, `{"name":"a","allowed_ips":[1]}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"allowed_ips"}},
+		{"integer type", http.MethodPost, `{"name":"a","expires_in":1.5}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"expires_in"}},
+		{"integer overflow", http.MethodPost, `{"name":"a","expires_in":1e40}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"expires_in"}},
+		{"bool type", http.MethodPatch, `{"enabled":"yes"}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"enabled"}},
+		{"bad time", http.MethodPost, `{"name":"a","expires_at":"tomorrow"}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"expires_at"}},
+		{"time not a string", http.MethodPost, `{"name":"a","expires_at":5}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"expires_at"}},
+		{"bad time patch", http.MethodPatch, `{"name":"a","expires_at":"2030-13-01T00:00:00Z"}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"expires_at"}},
+		{"trailing object", http.MethodPost, `{"name":"a"}{"name":"b"}`, nil, http.StatusBadRequest, keyward.EINVALID, nil},
+		{"trailing garbage", http.MethodPost, `{"name":"a"} x`, nil, http.StatusBadRequest, keyward.EINVALID, nil},
+		{"not an object", http.MethodPost, `["name"]`, nil, http.StatusBadRequest, keyward.EINVALID, nil},
+		{"null", http.MethodPost, `null`, nil, http.StatusBadRequest, keyward.EINVALID, nil},
+		{"syntax", http.MethodPost, `{"name":}`, nil, http.StatusBadRequest, keyward.EINVALID, nil},
+		{"truncated", http.MethodPost, `{"name":"a"`, nil, http.StatusBadRequest, keyward.EINVALID, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := MustOpenServer(t)
+			s.keys.CreateKeyFn = func(ctx context.Context, in keyward.KeyCreate) (*keyward.CreatedKey, error) {
+				return &keyward.CreatedKey{Key: &keyward.Key{ID: "k1", Name: in.Name}, Secret: "s"}, nil
+			}
+			path := "/v1/keys"
+			if tt.method == http.MethodPatch {
+				path = "/v1/keys/k1"
+			}
+			res := s.do(t, tt.method, path, tt.body, tt.opts...)
+			if tt.code == "" {
+				wantStatus(t, res, tt.status)
+				return
+			}
+			wantProblem(t, res, tt.status, tt.code, tt.fields...)
+		})
+	}
+}
+
+// The message of a field error says what the field must be.
+func TestDecode_FieldMessages(t *testing.T) {
+	tests := []struct {
+		body string
+		want keyward.FieldError
+	}{
+		{`{"name":5}`, keyward.FieldError{Field: "name", Message: "must be a string"}},
+		{`{"permissions":{}}`, keyward.FieldError{Field: "permissions", Message: "must be an array of strings"}},
+		{`{"expires_in":"1h"}`, keyward.FieldError{Field: "expires_in", Message: "must be an integer"}},
+		{`{"enabled":1}`, keyward.FieldError{Field: "enabled", Message: "must be true or false"}},
+		{`{"expires_at":"tomorrow"}`, keyward.FieldError{Field: "expires_at", Message: "must be an RFC 3339 date-time such as 2030-01-02T15:04:05Z"}},
+		{`{"name":"a","expires_at":[]}`, keyward.FieldError{Field: "expires_at", Message: "must be an RFC 3339 date-time such as 2030-01-02T15:04:05Z"}},
+		// encoding/json matches member names regardless of case.
+		{`{"Expires_At":"tomorrow"}`, keyward.FieldError{Field: "Expires_At", Message: "must be an RFC 3339 date-time such as 2030-01-02T15:04:05Z"}},
+		{`{"nope":1}`, keyward.FieldError{Field: "nope", Message: "is not a known field"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.body, func(t *testing.T) {
+			var upd keyward.KeyUpdate
+			err := decodeBody([]byte(tt.body), &upd)
+			got := keyward.ErrorFields(err)
+			if len(got) != 1 || got[0] != tt.want {
+				t.Errorf("fields: got %+v, want [%+v]", got, tt.want)
+			}
+		})
+	}
+}
+
+// checkDecode fails unless decoding body into v either succeeds or fails
+// with a 4xx *keyward.Error.
+func checkDecode(t *testing.T, body []byte, v any) {
+	// A bare request keeps each run cheap, so the fuzzer spends its time on
+	// inputs rather than on building requests.
+	req := &http.Request{Header: http.Header{"Content-Type": {jsonType}}, Body: io.NopCloser(bytes.NewReader(body))}
+	err := decodeJSON(httptest.NewRecorder(), req, v, false)
+	if err == nil {
+		return
+	}
+	var e *keyward.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("decode %q: got %T %v, want a *keyward.Error", body, err, err)
+	}
+	if status := ErrorStatusCode(e.Code); status < 400 || status > 499 {
+		t.Fatalf("decode %q: got code %s (status %d), want a 4xx", body, e.Code, status)
+	}
+}
+
+var fuzzSeeds = []string{
+	`{"name":"a"}`,
+	`{"name":"a","permissions":["x.read"],"allowed_ips":["10.0.0.0/8"],"expires_at":"2030-01-02T15:04:05Z","metadata":{"a":[1]},"enabled":true}`,
+	`{"expires_at":null,"expires_in":60}`,
+	`{"expires_at":"tomorrow"}`,
+	`{"key":"kw_live_x","permissions":"a AND b","ip":"::1","user_agent":"u"}`,
+	`{"name":1}`,
+	`{"x":1}`,
+	`{} {}`,
+	`[]`,
+	`{"a":`,
+	``,
+}
+
+func FuzzDecodeKeyCreate(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var in keyward.KeyCreate
+		checkDecode(t, body, &in)
+	})
+}
+
+func FuzzDecodeKeyUpdate(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var upd keyward.KeyUpdate
+		checkDecode(t, body, &upd)
+	})
+}
+
+func FuzzDecodeVerifyRequest(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var req keyward.VerifyRequest
+		checkDecode(t, body, &req)
+	})
+}

@@ -1,0 +1,206 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"keyward"
+)
+
+// middleware wraps a handler with behaviour that many routes share.
+type middleware func(http.Handler) http.Handler
+
+// chain wraps h in mws; the first one is the outermost.
+func chain(h http.Handler, mws ...middleware) http.Handler {
+	for i := len(mws) - 1; i >= 0; i-- {
+		h = mws[i](h)
+	}
+	return h
+}
+
+// requestIDHeader carries a request's id both ways, so that a caller's own
+// id appears in Keyward's logs and audit rows.
+const requestIDHeader = "X-Request-Id"
+
+// maxRequestIDLen bounds a reused incoming request id.
+const maxRequestIDLen = 128
+
+// withRequestInfo names the request, answers its id on every response and
+// puts the keyward.RequestInfo that services record into the context.
+func (s *Server) withRequestInfo(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(requestIDHeader)
+		if !validRequestID(id) {
+			// crypto/rand cannot fail (Go 1.24+), so neither can NewV7.
+			id = uuid.Must(uuid.NewV7()).String()
+		}
+		h := w.Header()
+		h.Set(requestIDHeader, id)
+		h.Set("X-Content-Type-Options", "nosniff")
+		info := keyward.RequestInfo{RequestID: id, RemoteIP: remoteIP(r), UserAgent: r.UserAgent()}
+		next.ServeHTTP(w, r.WithContext(keyward.NewContextWithRequestInfo(r.Context(), info)))
+	})
+}
+
+// validRequestID reports whether an incoming id is safe to reuse: short,
+// and made of characters that cannot forge a log line or a header.
+func validRequestID(id string) bool {
+	if len(id) == 0 || len(id) > maxRequestIDLen {
+		return false
+	}
+	for i := range len(id) {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// remoteIP is the address of the peer; IPv4-mapped IPv6 becomes IPv4 so it
+// matches IPv4 allow lists. It is the zero Addr when unknown.
+func remoteIP(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// responseRecorder remembers the status of a response and the key that
+// made the request, for the access log.
+type responseRecorder struct {
+	http.ResponseWriter
+	status int
+	keyID  string
+}
+
+// WriteHeader records the first status written.
+func (w *responseRecorder) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+// Write records the implicit 200 of a body written without WriteHeader.
+func (w *responseRecorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *responseRecorder) Unwrap() http.ResponseWriter {
+	return w.ResponseWriter
+}
+
+type recorderContextKey struct{}
+
+// logRequests writes one access log line per request. It logs the path but
+// never the query string, headers or bodies: any of them may hold a key.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &responseRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), recorderContextKey{}, rec)))
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		attrs := []slog.Attr{
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", status),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("request_id", keyward.RequestInfoFromContext(r.Context()).RequestID),
+		}
+		if rec.keyID != "" {
+			attrs = append(attrs, slog.String("key_id", rec.keyID))
+		}
+		s.logger().LogAttrs(r.Context(), slog.LevelInfo, "http request", attrs...)
+	})
+}
+
+// recoverPanics turns a panicking handler into a logged 500 problem, so one
+// bad request cannot take the connection's other work down with it.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				// net/http's own signal to drop the connection silently.
+				panic(v)
+			}
+			s.logger().LogAttrs(r.Context(), slog.LevelError, "panic",
+				slog.String("method", r.Method),
+				slog.String("path", r.URL.Path),
+				slog.String("request_id", keyward.RequestInfoFromContext(r.Context()).RequestID),
+				slog.Any("panic", v),
+				slog.String("stack", string(debug.Stack())),
+			)
+			if rec, ok := w.(*responseRecorder); ok && rec.status != 0 {
+				// The status line is out: the client sees a cut-off answer.
+				return
+			}
+			s.writeError(w, r, keyward.Errorf(keyward.EINTERNAL, "Internal error."))
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// authenticate admits requests that present a key the Authenticator
+// accepts, and puts its Principal into the context. Which permissions a
+// route needs is the services' business, not the transport's.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+		key, err := credential(r)
+		if err != nil {
+			return err
+		}
+		ctx := r.Context()
+		p, err := s.Auth.Authenticate(ctx, key, keyward.RequestInfoFromContext(ctx).RemoteIP)
+		if err != nil {
+			return err
+		}
+		if rec, ok := ctx.Value(recorderContextKey{}).(*responseRecorder); ok {
+			rec.keyID = p.KeyID
+		}
+		// Management answers describe keys and may hold a new secret: no
+		// shared cache may keep them.
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r.WithContext(keyward.NewContextWithPrincipal(ctx, p)))
+		return nil
+	})
+}
+
+// credential returns the key presented as "Authorization: Bearer <key>" or
+// as "X-API-Key: <key>".
+func credential(r *http.Request) (string, error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, key, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return "", keyward.Errorf(keyward.EUNAUTHORIZED, "The Authorization header must use the Bearer scheme.")
+		}
+		if key = strings.TrimSpace(key); key == "" {
+			return "", keyward.Errorf(keyward.EUNAUTHORIZED, "The Bearer token is empty.")
+		}
+		return key, nil
+	}
+	if key := strings.TrimSpace(r.Header.Get("X-API-Key")); key != "" {
+		return key, nil
+	}
+	return "", keyward.Errorf(keyward.EUNAUTHORIZED, "An API key is required: send it as Authorization: Bearer <key> or as X-API-Key: <key>.")
+}

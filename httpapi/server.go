@@ -1,0 +1,122 @@
+// Package httpapi serves Keyward's REST API: the management API under /v1
+// and the health, readiness and OpenAPI documents, over the service
+// interfaces of the root package. Every route is listed in routes.go; every
+// error is an RFC 9457 problem document whose status comes from the one
+// table in error.go.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"keyward"
+)
+
+// Timeouts of the listening server. Requests are small JSON documents, so
+// generous bounds only ever cut off slow or stuck clients.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+	// shutdownTimeout bounds how long Close waits for requests in flight.
+	shutdownTimeout = 10 * time.Second
+)
+
+// Server serves the REST API. Set its fields, then call Open, or mount
+// Handler in a server of your own. Every service must be set.
+type Server struct {
+	// Addr is the TCP address Open listens on, such as "127.0.0.1:8080";
+	// port 0 picks a free one, which URL then reports.
+	Addr string
+
+	// Keys, ServiceAccounts, Audit and Verifier serve the /v1 routes. They
+	// check the caller's permissions themselves (answering EFORBIDDEN), so
+	// handlers only decode, call and encode.
+	Keys            keyward.KeyService
+	ServiceAccounts keyward.ServiceAccountService
+	Audit           keyward.AuditService
+	Verifier        keyward.VerifyService
+	// Auth turns the key of a /v1 request into its Principal.
+	Auth keyward.Authenticator
+
+	// Ready reports whether the server can take traffic (its store
+	// answers); /readyz answers 503 while it returns an error. Nil means
+	// always ready.
+	Ready func(context.Context) error
+
+	// Logger receives the access log and unexpected errors; nil means
+	// slog.Default().
+	Logger *slog.Logger
+
+	ln  net.Listener
+	srv *http.Server
+}
+
+// logger returns the logger in use.
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// Handler returns the API's handler: every route of routes.go behind the
+// request id, access log and panic recovery middleware.
+func (s *Server) Handler() http.Handler {
+	return chain(s.newMux(), s.withRequestInfo, s.logRequests, s.recoverPanics)
+}
+
+// Open listens on Addr and serves in the background until Close.
+func (s *Server) Open() error {
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return err
+	}
+	s.ln = ln
+	s.srv = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(s.logger().Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger().Error("http server stopped", slog.String("error", err.Error()))
+		}
+	}()
+	return nil
+}
+
+// URL returns the base URL of the running server, such as
+// "http://127.0.0.1:8080", and "" before Open. A wildcard listen address is
+// reported as 127.0.0.1, which it also serves.
+func (s *Server) URL() string {
+	if s.ln == nil {
+		return ""
+	}
+	ap := s.ln.Addr().(*net.TCPAddr).AddrPort()
+	addr := ap.Addr().Unmap()
+	if addr.IsUnspecified() {
+		addr = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	}
+	return "http://" + netip.AddrPortFrom(addr, ap.Port()).String()
+}
+
+// Close stops accepting connections and waits, at most shutdownTimeout,
+// for requests in flight to finish.
+func (s *Server) Close() error {
+	if s.srv == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	return s.srv.Shutdown(ctx)
+}
