@@ -172,11 +172,7 @@ func (s *Service) UpdateKey(ctx context.Context, id string, upd keyward.KeyUpdat
 		}
 	}
 
-	ev := s.event(ctx, p, keyward.ActionKeyUpdate, "key", id, changed)
-	k, err := s.store.UpdateKey(ctx, p.OrgID, id, func(k *keyward.Key) error {
-		if err := checkTarget(p, k); err != nil {
-			return err
-		}
+	return s.writeKey(ctx, p, id, keyward.ActionKeyUpdate, changed, func(k *keyward.Key) error {
 		if k.RevokedAt != nil {
 			return keyward.Errorf(keyward.ECONFLICT, "Key %s is revoked and cannot be changed.", k.ID)
 		}
@@ -206,12 +202,7 @@ func (s *Service) UpdateKey(ctx context.Context, id string, upd keyward.KeyUpdat
 		}
 		k.UpdatedAt = now
 		return nil
-	}, ev)
-	if err != nil {
-		return nil, err
-	}
-	s.engine.Invalidate(k.Hash)
-	return k, nil
+	})
 }
 
 // RevokeKey implements keyward.KeyService. Revoking a revoked key changes
@@ -222,23 +213,14 @@ func (s *Service) RevokeKey(ctx context.Context, id string) (*keyward.Key, error
 		return nil, err
 	}
 	now := s.clock()
-	ev := s.event(ctx, p, keyward.ActionKeyRevoke, "key", id, nil)
-	k, err := s.store.UpdateKey(ctx, p.OrgID, id, func(k *keyward.Key) error {
-		if err := checkTarget(p, k); err != nil {
-			return err
-		}
+	return s.writeKey(ctx, p, id, keyward.ActionKeyRevoke, nil, func(k *keyward.Key) error {
 		if k.RevokedAt != nil {
 			return keyward.ErrNoChange
 		}
 		k.RevokedAt = &now
 		k.UpdatedAt = now
 		return nil
-	}, ev)
-	if err != nil {
-		return nil, err
-	}
-	s.engine.Invalidate(k.Hash)
-	return k, nil
+	})
 }
 
 // DeleteKey implements keyward.KeyService: a soft delete that keeps the row
@@ -249,14 +231,23 @@ func (s *Service) DeleteKey(ctx context.Context, id string) (*keyward.Key, error
 		return nil, err
 	}
 	now := s.clock()
-	ev := s.event(ctx, p, keyward.ActionKeyDelete, "key", id, nil)
+	return s.writeKey(ctx, p, id, keyward.ActionKeyDelete, nil, func(k *keyward.Key) error {
+		k.DeletedAt = &now
+		k.UpdatedAt = now
+		return nil
+	})
+}
+
+// writeKey applies change to a key that the caller covers (checkTarget), in
+// one transaction with its audit event, then drops the key from the cache
+// so that the next verification on this node reads the new record.
+func (s *Service) writeKey(ctx context.Context, p *keyward.Principal, id, action string, details any, change func(k *keyward.Key) error) (*keyward.Key, error) {
+	ev := s.event(ctx, p, action, "key", id, details)
 	k, err := s.store.UpdateKey(ctx, p.OrgID, id, func(k *keyward.Key) error {
 		if err := checkTarget(p, k); err != nil {
 			return err
 		}
-		k.DeletedAt = &now
-		k.UpdatedAt = now
-		return nil
+		return change(k)
 	}, ev)
 	if err != nil {
 		return nil, err
