@@ -149,7 +149,7 @@ func TestServeBootstrap(t *testing.T) {
 func TestServeBootstrapOnce(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	first := startMain(t, dir, &lockedBuffer{}, &lockedBuffer{})
+	first := runTestServer(t, func(c *Config) { c.DataDir = dir })
 	rootKey := first.RootKey
 	if err := first.Close(); err != nil {
 		t.Fatalf("close first server: %v", err)

@@ -2,10 +2,8 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io/fs"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,30 +14,6 @@ import (
 	"keyward"
 	"keyward/keyformat"
 )
-
-// startMain starts a server like runTestServer does but leaves closing it
-// to the caller: Main.Close may be called only once (the engine's second
-// Close panics), and these tests must close it themselves to inspect what
-// it left behind.
-func startMain(tb testing.TB, dir string, logs, stdout *lockedBuffer, opts ...func(*Config)) *Main {
-	tb.Helper()
-	m := NewMain()
-	m.Config = Config{
-		Addr:      "127.0.0.1:0",
-		DataDir:   dir,
-		Logger:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Stdout:    stdout,
-		Bootstrap: true,
-	}
-	for _, opt := range opts {
-		opt(&m.Config)
-	}
-	if err := m.Run(context.Background()); err != nil {
-		m.Close()
-		tb.Fatalf("start server: %v", err)
-	}
-	return m
-}
 
 // randomPart returns the random characters of a well-formed key: what
 // makes it a secret, with neither prefix nor checksum.
@@ -55,16 +29,8 @@ func randomPart(key string) string {
 // and, for the bootstrap root key, stdout, exactly once.
 func TestSecretsNeverLeak(t *testing.T) {
 	t.Parallel()
-	logs, stdout := &lockedBuffer{}, &lockedBuffer{}
-	dir := t.TempDir()
-	m := startMain(t, dir, logs, stdout, func(c *Config) { c.FlushInterval = 20 * time.Millisecond })
-	closed := false
-	t.Cleanup(func() {
-		if !closed {
-			m.Close()
-		}
-	})
-	ts := &testServer{Main: m, URL: m.HTTP.URL(), RootKey: m.RootKey, DataDir: dir, Logs: logs, Stdout: stdout}
+	ts := runTestServer(t, func(c *Config) { c.FlushInterval = 20 * time.Millisecond })
+	m, dir, logs, stdout := ts.Main, ts.DataDir, ts.Logs, ts.Stdout
 	if ts.RootKey == "" {
 		t.Fatal("no root key was bootstrapped")
 	}
@@ -183,7 +149,6 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if err := m.Close(); err != nil {
 		t.Errorf("close server: %v", err)
 	}
-	closed = true
 	readDataDir(t, dir, "closed", sources)
 	if _, ok := sources["closed: keyward.db"]; !ok {
 		t.Fatalf("data dir holds no keyward.db")

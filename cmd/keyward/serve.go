@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"keyward"
@@ -90,6 +92,9 @@ type Main struct {
 	// RootKey is the key created at bootstrap; empty when the store already
 	// had an org. Tests use it; it is never logged.
 	RootKey string
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // NewMain returns a Main with defaults for a local server.
@@ -174,22 +179,22 @@ func (m *Main) bootstrap(ctx context.Context) error {
 	return nil
 }
 
-// Close stops serving, flushes pending writes and closes the store.
+// Close stops serving, flushes pending writes and closes the store, in that
+// order, so that no request or last-use write finds the store closed.
+// Calls after the first return the first one's result.
 func (m *Main) Close() error {
-	var firstErr error
-	keep := func(err error) {
-		if err != nil && firstErr == nil {
-			firstErr = err
+	m.closeOnce.Do(func() {
+		var errs []error
+		if m.HTTP != nil {
+			errs = append(errs, m.HTTP.Close())
 		}
-	}
-	if m.HTTP != nil {
-		keep(m.HTTP.Close())
-	}
-	if m.Engine != nil {
-		keep(m.Engine.Close())
-	}
-	if m.DB != nil {
-		keep(m.DB.Close())
-	}
-	return firstErr
+		if m.Engine != nil {
+			errs = append(errs, m.Engine.Close())
+		}
+		if m.DB != nil {
+			errs = append(errs, m.DB.Close())
+		}
+		m.closeErr = errors.Join(errs...)
+	})
+	return m.closeErr
 }
