@@ -3,12 +3,17 @@
 //
 // A permission is a string of segments separated by '.' or ':', so that both
 // styles customers already use work: nodes.read.own and admin:api-keys:create.
-// The two separators are interchangeable when matching: nodes.read and
-// nodes:read name the same permission, and admin:* covers admin.api-keys.read.
+// Separators are significant: a pattern matches a permission only when the
+// two have the same separator at each position they share, so nodes.read and
+// nodes:read are different permissions. Were they interchangeable, a
+// customer's own admin.* would cover Keyward's management permissions, such
+// as admin:api-keys:create.
+//
 // A segment is [A-Za-z0-9_-]+ or exactly "*". A "*" segment matches any one
 // segment; a "*" that is the last segment matches the rest (one or more
-// segments), so "*" alone matches every permission, and admin:* matches
-// admin:audit:read but not admin itself.
+// segments, whatever separators they use). So "*" alone matches every
+// permission, and admin:* matches admin:audit:read and admin:a.b but neither
+// admin itself nor admin.x.
 package authz
 
 import (
@@ -123,7 +128,9 @@ func validSegment(seg string) bool {
 // Examples: Covers("*", anything) is true; Covers("admin:*", "admin") is
 // false; Covers("admin:*", "admin:api-keys:*") is true but not the other way
 // round; Covers("a.b.c", "a.*.c") is false, since a.*.c also stands for
-// a.x.c; Covers("nodes.read", "nodes:read") is true.
+// a.x.c; Covers("nodes.read", "nodes:read") and
+// Covers("admin.*", "admin:api-keys:create") are false, since separators
+// are significant.
 func Covers(granted, requested string) bool {
 	return valid(requested) && covers(granted, requested)
 }
@@ -145,9 +152,11 @@ func covers(granted, requested string) bool {
 			return false
 		}
 		if glast && gs == "*" {
-			// A trailing "*" takes any non-empty rest, and requested has
-			// one; whatever it holds, wildcards included, stands only for
-			// permissions that have that rest.
+			// A trailing "*" takes any non-empty rest, whatever its
+			// separators, and requested has one; whatever it holds,
+			// wildcards included, stands only for permissions that have
+			// that rest. The separator before the "*" was compared on the
+			// way here.
 			return true
 		}
 		rs, rnext, rlast := nextSegment(requested, ri)
@@ -164,6 +173,12 @@ func covers(granted, requested string) bool {
 			// since requested then also stands for permissions that stop
 			// short of granted's remaining segments.
 			return glast && rlast
+		}
+		// Both go on, so each has a separator here, and every permission
+		// requested stands for has its separator at this position: granted
+		// covers none of them unless it has the same one.
+		if granted[gnext-1] != requested[rnext-1] {
+			return false
 		}
 		gi, ri = gnext, rnext
 	}

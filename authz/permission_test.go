@@ -72,7 +72,12 @@ func TestCovers(t *testing.T) {
 		{"a.*.c", "a.b.c", true},
 		{"a.*.c", "a.*.c", true},
 		{"a.b.c", "a.*.c", false},
-		{"nodes.read", "nodes:read", true},
+
+		// Regressions: separators used to be interchangeable, which let a
+		// customer's own admin.* cover Keyward's management permissions.
+		{"admin.*", "admin:api-keys:create", false},
+		{"admin.*", "admin:audit:read", false},
+		{"nodes.read", "nodes:read", false},
 
 		// Exact matches and near misses.
 		{"nodes.read", "nodes.read", true},
@@ -107,10 +112,37 @@ func TestCovers(t *testing.T) {
 		{"a.b.*", "a.*.c", false},
 		{"a.*", "*", false},
 
-		// Separators are interchangeable, even within one permission.
-		{"admin.*", "admin:audit:read", true},
-		{"admin:api-keys:create", "admin.api-keys.create", true},
-		{"admin:api-keys.create", "admin.api-keys:create", true},
+		// Separators are significant, position by position, and one
+		// permission may mix them.
+		{"nodes:read", "nodes.read", false},
+		{"admin.*", "admin.users.read", true},
+		{"admin.*", "admin:*", false},
+		{"admin:*", "admin.*", false},
+		{"admin:*", "admin.x", false},
+		{"admin:api-keys:create", "admin.api-keys.create", false},
+		{"admin:api-keys.create", "admin.api-keys:create", false},
+		{"admin:api-keys.create", "admin:api-keys:create", false},
+		{"admin:api-keys.create", "admin:api-keys.create", true},
+		{"*.read", "nodes:read", false},
+		{"*:read", "nodes:read", true},
+		{"a.*.c", "a:b.c", false},
+		{"a.*.c", "a.b:c", false},
+		{"a.*:c", "a.b:c", true},
+		{"a.*:c", "a.*:c", true},
+		{"a.*:c", "a.*.c", false},
+		{"a:*.*", "a:b.c:d", true},
+		{"a:*.*", "a:b:c", false},
+
+		// A trailing wildcard takes the rest whatever its separators, but
+		// the separator before it must match.
+		{"admin:*", "admin:a.b", true},
+		{"admin:*", "admin:api-keys.*", true},
+		{"admin:*", "admin:*.x", true},
+		{"a.*", "a.*:c", true},
+		{"a.b:*", "a.b:c.d:e", true},
+		{"a.b:*", "a.b.c", false},
+		{"*", "admin.x:y", true},
+		{"*", "a:*", true},
 
 		// Invalid permissions cover nothing and are covered by nothing.
 		{"", "", false},
@@ -135,40 +167,48 @@ func TestCovers(t *testing.T) {
 // every concrete permission that requested matches, granted matches too.
 func TestCoversIsLanguageInclusion(t *testing.T) {
 	// Patterns of 1..3 segments over {x, y, *}; concrete permissions of
-	// 1..4 segments over {x, y, z}. z appears in no pattern, so it stands
-	// for "any other segment"; four segments exceed every pattern by one,
-	// enough to tell a trailing "*" from a middle one.
-	patterns := sequences([]string{"x", "y", "*"}, 3)
-	concrete := sequences([]string{"x", "y", "z"}, 4)
-	seps := []string{".", ":"}
+	// 1..4 segments over {x, y, z}; both with every mix of separators. z
+	// appears in no pattern, so it stands for "any other segment"; four
+	// segments exceed every pattern by one, enough to tell a trailing "*"
+	// from a middle one and to vary the separators after a trailing "*".
+	patterns := permissions([]string{"x", "y", "*"}, 3)
+	concrete := permissions([]string{"x", "y", "z"}, 4)
+	// matched[i][k] reports whether patterns[i] matches concrete[k].
+	matched := make([][]bool, len(patterns))
+	for i, p := range patterns {
+		matched[i] = make([]bool, len(concrete))
+		for k, c := range concrete {
+			matched[i][k] = matches(p, c)
+		}
+	}
 	for i, g := range patterns {
 		for j, r := range patterns {
 			want := true
-			for _, c := range concrete {
-				if matches(r, c) && !matches(g, c) {
+			for k := range concrete {
+				if matched[j][k] && !matched[i][k] {
 					want = false
 					break
 				}
 			}
-			// Vary the separators so that the answer cannot depend on them.
-			gs := strings.Join(g, seps[i%2])
-			rs := strings.Join(r, seps[j%2])
-			if got := Covers(gs, rs); got != want {
-				t.Errorf("Covers(%q, %q) = %v, want %v", gs, rs, got, want)
+			if got := Covers(g, r); got != want {
+				t.Errorf("Covers(%q, %q) = %v, want %v", g, r, got, want)
 			}
 		}
 	}
 }
 
-// sequences returns every sequence of 1..maxLen elements of alphabet.
-func sequences(alphabet []string, maxLen int) [][]string {
-	var out [][]string
-	prev := [][]string{nil}
-	for range maxLen {
-		var next [][]string
+// permissions returns every permission of 1..maxLen segments from
+// alphabet, joined by every combination of '.' and ':'.
+func permissions(alphabet []string, maxLen int) []string {
+	out := append([]string(nil), alphabet...)
+	prev := alphabet
+	for range maxLen - 1 {
+		var next []string
 		for _, p := range prev {
-			for _, a := range alphabet {
-				next = append(next, append(append([]string(nil), p...), a))
+			for _, sep := range []string{".", ":"} {
+				for _, a := range alphabet {
+					next = append(next, p+sep+a)
+				}
 			}
 		}
 		out = append(out, next...)
@@ -177,19 +217,43 @@ func sequences(alphabet []string, maxLen int) [][]string {
 	return out
 }
 
+// split returns the segments of a valid permission and the separators
+// between them, written independently of the package's own parsing.
+func split(p string) (segs []string, seps []byte) {
+	start := 0
+	for i := range len(p) {
+		if p[i] == '.' || p[i] == ':' {
+			segs = append(segs, p[start:i])
+			seps = append(seps, p[i])
+			start = i + 1
+		}
+	}
+	return append(segs, p[start:]), seps
+}
+
 // matches is the definition of a pattern matching a concrete permission,
-// written independently of Covers.
-func matches(pattern, concrete []string) bool {
-	last := len(pattern) - 1
-	if pattern[last] == "*" {
-		if len(concrete) < len(pattern) {
+// written independently of Covers: segment by segment, a "*" matching any
+// one segment and a trailing "*" any one or more; separator by separator,
+// every separator of the pattern matching the concrete one at the same
+// position, so that those after a trailing "*" are free.
+func matches(pattern, concrete string) bool {
+	ps, pd := split(pattern)
+	cs, cd := split(concrete)
+	last := len(ps) - 1
+	if ps[last] == "*" {
+		if len(cs) < len(ps) {
 			return false
 		}
-	} else if len(concrete) != len(pattern) {
+	} else if len(cs) != len(ps) {
 		return false
 	}
-	for i, seg := range pattern {
-		if seg != "*" && seg != concrete[i] {
+	for i, seg := range ps {
+		if seg != "*" && seg != cs[i] {
+			return false
+		}
+	}
+	for i, sep := range pd {
+		if sep != cd[i] {
 			return false
 		}
 	}
@@ -206,8 +270,10 @@ func TestAllowed(t *testing.T) {
 		{"nothing granted", nil, "nodes.read", false},
 		{"root", []string{"*"}, "admin:api-keys:create", true},
 		{"exact", []string{"nodes.read", "nodes.write"}, "nodes.write", true},
-		{"other separator", []string{"nodes.read"}, "nodes:read", true},
+		{"other separator", []string{"nodes.read"}, "nodes:read", false},
 		{"namespace wildcard", []string{"billing.read", "admin:*"}, "admin:audit:read", true},
+		{"customer admin namespace is not management", []string{"admin.*"}, "admin:audit:read", false},
+		{"customer admin namespace", []string{"admin.*"}, "admin.audit.read", true},
 		{"not granted", []string{"billing.read", "admin:*"}, "billing.write", false},
 		{"invalid granted entry skipped", []string{"ad*", "nodes.read"}, "nodes.read", true},
 		{"invalid requested", []string{"*"}, "a..b", false},
@@ -265,8 +331,20 @@ func TestUncovered(t *testing.T) {
 		{
 			name:      "union of grants",
 			granted:   []string{"nodes.read", "billing:*"},
-			requested: []string{"nodes:read", "billing.invoices.read", "nodes.write"},
+			requested: []string{"nodes.read", "billing:invoices.read", "nodes.write"},
 			want:      []string{"nodes.write"},
+		},
+		{
+			name:      "customer admin namespace key cannot mint management permissions",
+			granted:   []string{"admin.*"},
+			requested: []string{"admin.users.read", "admin:api-keys:create", "admin:*", "*"},
+			want:      []string{"admin:api-keys:create", "admin:*", "*"},
+		},
+		{
+			name:      "other separator is another permission",
+			granted:   []string{"nodes.read"},
+			requested: []string{"nodes:read"},
+			want:      []string{"nodes:read"},
 		},
 		{
 			name:      "nothing requested",
@@ -310,6 +388,8 @@ func FuzzCovers(f *testing.F) {
 		{"a.*.*", "a.*.c", "a.b.c"},
 		{"*.b", "a.b", "a:b"},
 		{"a.*.c", "a.b.c", "a.b.c.d"},
+		{"admin.*", "admin:api-keys:create", "admin:audit:read"},
+		{"admin:*", "admin:a.b", "admin.x"},
 		{"ad*", "", "a..b"},
 	}
 	for _, s := range seeds {
@@ -330,31 +410,46 @@ func FuzzCovers(f *testing.F) {
 			t.Errorf("Covers(%q, %q) = true for an invalid permission", a, b)
 		}
 		if CheckPermission(a) == nil && CheckPermission(b) == nil {
-			if want := coversBySegments(segments(a), segments(b)); ab != want {
+			if want := coversReference(a, b); ab != want {
 				t.Errorf("Covers(%q, %q) = %v, want %v", a, b, ab, want)
 			}
 		}
 		if ab && Covers(b, c) && !Covers(a, c) {
 			t.Errorf("Covers(%q, %q) and Covers(%q, %q), but not Covers(%q, %q)", a, b, b, c, a, c)
 		}
-		// Swapping separators never changes the answer.
-		if got, want := Covers(swapSeparators(a), b), Covers(a, b); got != want {
-			t.Errorf("Covers(%q, %q) = %v, but %v with separators swapped", a, b, want, got)
+		// Every separator of a permission comes before its trailing "*",
+		// if it has one, so no wildcard can excuse a different one: a
+		// permission and its copy with one separator swapped never cover
+		// each other.
+		if CheckPermission(a) == nil {
+			for i := range len(a) {
+				if a[i] != '.' && a[i] != ':' {
+					continue
+				}
+				swapped := a[:i] + swapSeparators(a[i:i+1]) + a[i+1:]
+				if Covers(a, swapped) || Covers(swapped, a) {
+					t.Errorf("Covers(%q, %q) = %v and the reverse = %v, want false both ways",
+						a, swapped, Covers(a, swapped), Covers(swapped, a))
+				}
+			}
+		}
+		// Which separator is which does not matter, only where they agree:
+		// swapping them all on both sides changes nothing.
+		if got := Covers(swapSeparators(a), swapSeparators(b)); got != ab {
+			t.Errorf("Covers(%q, %q) = %v, but %v with all separators swapped", a, b, ab, got)
 		}
 	})
 }
 
-// segments splits a valid permission.
-func segments(p string) []string {
-	return strings.FieldsFunc(p, func(r rune) bool { return r == '.' || r == ':' })
-}
-
-// coversBySegments is a reference implementation of Covers on split, valid
+// coversReference is a reference implementation of Covers on valid
 // permissions, kept simple rather than fast: a granted trailing "*" needs
 // requested to be at least as long; otherwise the lengths must be equal and
 // requested must not end in "*"; the segments before a granted trailing "*"
-// must match one to one, a granted "*" matching anything.
-func coversBySegments(g, r []string) bool {
+// must match one to one, a granted "*" matching anything; and every
+// separator of granted must equal requested's at the same position.
+func coversReference(granted, requested string) bool {
+	g, gsep := split(granted)
+	r, rsep := split(requested)
 	n := len(g)
 	if g[n-1] == "*" {
 		if len(r) < n {
@@ -369,7 +464,7 @@ func coversBySegments(g, r []string) bool {
 			return false
 		}
 	}
-	return true
+	return string(gsep) == string(rsep[:len(gsep)])
 }
 
 func swapSeparators(p string) string {
@@ -402,11 +497,13 @@ func BenchmarkAllowed(b *testing.B) {
 func ExampleCovers() {
 	fmt.Println(Covers("admin:*", "admin:api-keys:create"))
 	fmt.Println(Covers("admin:*", "admin"))
-	fmt.Println(Covers("nodes.read", "nodes:read"))
 	fmt.Println(Covers("a.b.c", "a.*.c"))
+	fmt.Println(Covers("nodes.read", "nodes:read"))
+	fmt.Println(Covers("admin.*", "admin:api-keys:create"))
 	// Output:
 	// true
 	// false
-	// true
+	// false
+	// false
 	// false
 }

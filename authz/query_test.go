@@ -22,7 +22,7 @@ func TestQueryEval(t *testing.T) {
 		want    bool
 	}{
 		{"a.read", []string{"a.read"}, true},
-		{"a.read", []string{"a:read"}, true},
+		{"a.read", []string{"a:read"}, false},
 		{"a.read", []string{"a.write"}, false},
 		{"a.read", nil, false},
 		{"a.read AND b.write", []string{"a.read", "b.write"}, true},
@@ -30,7 +30,9 @@ func TestQueryEval(t *testing.T) {
 		{"a.read OR b.write", []string{"b.write"}, true},
 		{"a.read OR b.write", []string{"c.read"}, false},
 		{"a.read AND (b.write OR admin:*)", []string{"a.read", "admin:*"}, true},
-		{"a.read AND (b.write OR admin:*)", []string{"a.read", "b:write"}, true},
+		{"a.read AND (b.write OR admin:*)", []string{"a.read", "b.write"}, true},
+		{"a.read AND (b.write OR admin:*)", []string{"a.read", "b:write"}, false},
+		{"a.read AND (b.write OR admin:*)", []string{"a.read", "admin.*"}, false},
 		{"a.read AND (b.write OR admin:*)", []string{"a.read", "admin"}, false},
 		{"a.read AND (b.write OR admin:*)", []string{"a.read", "admin:audit"}, false},
 		{"a.read AND (b.write OR admin:*)", []string{"admin:audit"}, false},
@@ -234,8 +236,8 @@ func ExampleParseQuery() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(q.Eval([]string{"nodes:read", "admin:*"}))
-	fmt.Println(q.Eval([]string{"nodes:read", "billing.read"}))
+	fmt.Println(q.Eval([]string{"nodes.read", "admin:*"}))
+	fmt.Println(q.Eval([]string{"nodes.read", "billing.write"}))
 	_, err = ParseQuery("nodes.read AND")
 	fmt.Println(err)
 	// Output:

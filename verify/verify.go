@@ -7,6 +7,7 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -21,10 +22,11 @@ import (
 
 // Defaults for Config's zero values.
 const (
-	DefaultCacheSize     = 1_000_000
-	DefaultCacheTTL      = time.Minute
-	DefaultNegativeTTL   = 10 * time.Second
-	DefaultFlushInterval = time.Second
+	DefaultCacheSize         = 1_000_000
+	DefaultCacheTTL          = time.Minute
+	DefaultNegativeCacheSize = 100_000
+	DefaultNegativeTTL       = 10 * time.Second
+	DefaultFlushInterval     = time.Second
 )
 
 // Config configures an Engine. Store and Hasher are required.
@@ -33,8 +35,13 @@ type Config struct {
 	Hasher *keyformat.Hasher
 	// Now is the clock; tests inject one.
 	Now func() time.Time
-	// CacheSize bounds the cached entries, positive and negative.
+	// CacheSize bounds the cached keys.
 	CacheSize int
+	// NegativeCacheSize bounds the remembered unknown hashes. They live apart
+	// from the keys: anyone can mint well-formed unknown keys (the checksum
+	// is public), and a flood of them must neither evict real keys nor grow
+	// memory without bound.
+	NegativeCacheSize int
 	// CacheTTL bounds how long a cached key may be served without reading
 	// the store again, so that a lost invalidation cannot keep a revoked
 	// key alive for longer.
@@ -48,12 +55,13 @@ type Config struct {
 
 // Engine verifies keys. It is safe for concurrent use.
 type Engine struct {
-	store  keyward.Store
-	hasher *keyformat.Hasher
-	now    func() time.Time
-	logger *slog.Logger
-	cache  *otter.Cache[[32]byte, *entry]
-	loader otter.LoaderFunc[[32]byte, *entry]
+	store    keyward.Store
+	hasher   *keyformat.Hasher
+	now      func() time.Time
+	logger   *slog.Logger
+	cache    *otter.Cache[[32]byte, *entry]
+	negative *otter.Cache[[32]byte, struct{}]
+	loader   otter.LoaderFunc[[32]byte, *entry]
 
 	usageMu sync.Mutex
 	usage   map[string]keyward.KeyUse
@@ -64,8 +72,7 @@ type Engine struct {
 	closeOnce     sync.Once
 }
 
-// entry is a cached lookup. A nil key is a negative entry: no key has
-// this hash.
+// entry is a cached key with its allowed IP ranges parsed.
 type entry struct {
 	key  *keyward.Key
 	nets []netip.Prefix
@@ -81,6 +88,9 @@ func New(cfg Config) *Engine {
 	}
 	if cfg.CacheTTL <= 0 {
 		cfg.CacheTTL = DefaultCacheTTL
+	}
+	if cfg.NegativeCacheSize <= 0 {
+		cfg.NegativeCacheSize = DefaultNegativeCacheSize
 	}
 	if cfg.NegativeTTL <= 0 {
 		cfg.NegativeTTL = DefaultNegativeTTL
@@ -101,15 +111,13 @@ func New(cfg Config) *Engine {
 		stop:          make(chan struct{}),
 		done:          make(chan struct{}),
 	}
-	positiveTTL, negativeTTL := cfg.CacheTTL, cfg.NegativeTTL
 	e.cache = otter.Must(&otter.Options[[32]byte, *entry]{
-		MaximumSize: cfg.CacheSize,
-		ExpiryCalculator: otter.ExpiryWritingFunc(func(en otter.Entry[[32]byte, *entry]) time.Duration {
-			if en.Value.key == nil {
-				return negativeTTL
-			}
-			return positiveTTL
-		}),
+		MaximumSize:      cfg.CacheSize,
+		ExpiryCalculator: otter.ExpiryWriting[[32]byte, *entry](cfg.CacheTTL),
+	})
+	e.negative = otter.Must(&otter.Options[[32]byte, struct{}]{
+		MaximumSize:      cfg.NegativeCacheSize,
+		ExpiryCalculator: otter.ExpiryWriting[[32]byte, struct{}](cfg.NegativeTTL),
 	})
 	e.loader = e.load
 	go e.writeBehind()
@@ -123,6 +131,7 @@ func (e *Engine) Close() error {
 		close(e.stop)
 		<-e.done
 		e.cache.StopAllGoroutines()
+		e.negative.StopAllGoroutines()
 	})
 	return nil
 }
@@ -137,14 +146,15 @@ func (e *Engine) Invalidate(hash []byte) {
 		return
 	}
 	e.cache.Invalidate([32]byte(hash))
+	e.negative.Invalidate([32]byte(hash))
 }
 
-// load reads a hash from the store for the cache. ENOTFOUND becomes a
-// negative entry; any other error is not cached.
+// load reads a hash from the store for the cache; otter merges concurrent
+// loads of one hash into one store read.
 func (e *Engine) load(ctx context.Context, hash [32]byte) (*entry, error) {
 	k, err := e.store.FindKeyByHash(ctx, hash[:])
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
-		return &entry{}, nil
+		return nil, otter.ErrNotFound
 	} else if err != nil {
 		return nil, err
 	}
@@ -163,12 +173,21 @@ func (e *Engine) load(ctx context.Context, hash [32]byte) (*entry, error) {
 }
 
 // lookup returns the cached entry for secret, or nil when the secret is
-// malformed.
+// malformed or no key has its hash.
 func (e *Engine) lookup(ctx context.Context, secret string) (*entry, error) {
 	if _, ok := keyformat.Parse(secret); !ok {
 		return nil, nil
 	}
-	return e.cache.Get(ctx, e.hasher.Hash(secret), e.loader)
+	hash := e.hasher.Hash(secret)
+	if _, ok := e.negative.GetIfPresent(hash); ok {
+		return nil, nil
+	}
+	en, err := e.cache.Get(ctx, hash, e.loader)
+	if errors.Is(err, otter.ErrNotFound) {
+		e.negative.Set(hash, struct{}{})
+		return nil, nil
+	}
+	return en, err
 }
 
 // Verify answers whether secret is a valid key of org orgID for a client at
@@ -180,7 +199,7 @@ func (e *Engine) Verify(ctx context.Context, orgID, secret string, ip netip.Addr
 	if err != nil {
 		return nil, err
 	}
-	if en == nil || en.key == nil || en.key.OrgID != orgID {
+	if en == nil || en.key.OrgID != orgID {
 		return &keyward.VerifyResult{Code: keyward.CodeNotFound}, nil
 	}
 	k := en.key
@@ -217,7 +236,7 @@ func (e *Engine) Authenticate(ctx context.Context, secret string, remoteIP netip
 	if err != nil {
 		return nil, err
 	}
-	if en == nil || en.key == nil {
+	if en == nil {
 		return nil, keyward.Errorf(keyward.EUNAUTHORIZED, "Invalid API key.")
 	}
 	k := en.key
@@ -236,7 +255,7 @@ func (e *Engine) Authenticate(ctx context.Context, secret string, remoteIP netip
 	if !ipAllowed(en.nets, remoteIP) {
 		return nil, keyward.Errorf(keyward.EFORBIDDEN, "API key is not allowed from this IP address.")
 	}
-	e.recordUse(k.ID, now, remoteIP, "")
+	e.recordUse(k.ID, now, remoteIP, keyward.RequestInfoFromContext(ctx).UserAgent)
 	return &keyward.Principal{OrgID: k.OrgID, KeyID: k.ID, Permissions: k.Permissions}, nil
 }
 
@@ -256,9 +275,11 @@ func ipAllowed(nets []netip.Prefix, ip netip.Addr) bool {
 }
 
 // recordUse remembers the latest use of a key for the writer; many uses of
-// one key between flushes coalesce into one row update.
+// one key between flushes coalesce into one row update. The user agent is
+// cleaned here, where it enters storage, because it comes from the
+// internet.
 func (e *Engine) recordUse(keyID string, at time.Time, ip netip.Addr, userAgent string) {
-	use := keyward.KeyUse{KeyID: keyID, At: at, UserAgent: userAgent}
+	use := keyward.KeyUse{KeyID: keyID, At: at, UserAgent: keyward.CleanUserAgent(userAgent)}
 	if ip.IsValid() {
 		use.IP = ip.Unmap().String()
 	}

@@ -344,3 +344,49 @@ func BenchmarkVerifyUnknownKey(b *testing.B) {
 		f.engine.Verify(ctx, f.org.ID, unknown, ip, "", nil)
 	}
 }
+
+func TestUnknownKeysDoNotEvictKnownOnes(t *testing.T) {
+	f := newFixture(t)
+	engine := verify.New(verify.Config{Store: f.store, Hasher: f.hasher, Now: func() time.Time { return f.now }, CacheSize: 10, NegativeCacheSize: 10})
+	t.Cleanup(func() { engine.Close() })
+	ctx, ip := context.Background(), netip.MustParseAddr("10.0.0.1")
+	_, secret := f.createKey(t, nil)
+	engine.Verify(ctx, f.org.ID, secret, ip, "", nil)
+	before := f.store.byHash.Load()
+	for range 200 {
+		unknown, _ := keyformat.Generate(keyformat.DefaultPrefix)
+		engine.Verify(ctx, f.org.ID, unknown, ip, "", nil)
+	}
+	if got := f.store.byHash.Load() - before; got != 200 {
+		t.Errorf("200 unknown keys read the store %d times", got)
+	}
+	res, _ := engine.Verify(ctx, f.org.ID, secret, ip, "", nil)
+	if res.Code != keyward.CodeValid || f.store.byHash.Load()-before != 200 {
+		t.Errorf("the known key was evicted by unknown ones: %s, %d reads", res.Code, f.store.byHash.Load()-before)
+	}
+}
+
+func TestLastUseCleansUserAgentAndKeepsManagementAgent(t *testing.T) {
+	f := newFixture(t)
+	k, secret := f.createKey(t, nil)
+	ip := netip.MustParseAddr("10.0.0.1")
+	if _, err := f.engine.Verify(context.Background(), f.org.ID, secret, ip, "evil\x1b[2J", nil); err != nil {
+		t.Fatal(err)
+	}
+	f.engine.Flush(context.Background())
+	got, _ := f.store.FindKeyByID(context.Background(), f.org.ID, k.ID)
+	if got.LastUsedUserAgent != "evil\uFFFD[2J" {
+		t.Errorf("stored agent %q, want control characters replaced", got.LastUsedUserAgent)
+	}
+
+	f.now = f.now.Add(time.Second)
+	ctx := keyward.NewContextWithRequestInfo(context.Background(), keyward.RequestInfo{UserAgent: "keyward-cli"})
+	if _, err := f.engine.Authenticate(ctx, secret, ip); err != nil {
+		t.Fatal(err)
+	}
+	f.engine.Flush(context.Background())
+	got, _ = f.store.FindKeyByID(context.Background(), f.org.ID, k.ID)
+	if got.LastUsedUserAgent != "keyward-cli" {
+		t.Errorf("after a management call the agent is %q, want the request's", got.LastUsedUserAgent)
+	}
+}
