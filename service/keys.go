@@ -42,6 +42,8 @@ func (s *Service) CreateKey(ctx context.Context, in keyward.KeyCreate) (*keyward
 	metadata := v.metadata(in.Metadata)
 	if len(in.OwnerID) > maxOwnerIDLen {
 		v.add("owner_id", fmt.Sprintf("must be at most %d characters", maxOwnerIDLen))
+	} else if !keyward.PrintableText(in.OwnerID) {
+		v.add("owner_id", "must be valid UTF-8 without control characters")
 	}
 	if in.OwnerID != "" && in.ServiceAccountID != "" {
 		v.add("service_account_id", "give owner_id or service_account_id, not both")
@@ -240,20 +242,20 @@ func (s *Service) DeleteKey(ctx context.Context, id string) (*keyward.Key, error
 
 // writeKey applies change to a key that the caller covers (checkTarget), in
 // one transaction with its audit event, then drops the key from the cache
-// so that the next verification on this node reads the new record.
+// so that the next verification on this node reads the new record. It
+// drops it on an error too: a commit whose acknowledgement was lost must
+// not leave the old record served until the cache entry expires.
 func (s *Service) writeKey(ctx context.Context, p *keyward.Principal, id, action string, details any, change func(k *keyward.Key) error) (*keyward.Key, error) {
+	var hash []byte
+	defer func() { s.engine.Invalidate(hash) }()
 	ev := s.event(ctx, p, action, "key", id, details)
-	k, err := s.store.UpdateKey(ctx, p.OrgID, id, func(k *keyward.Key) error {
+	return s.store.UpdateKey(ctx, p.OrgID, id, func(k *keyward.Key) error {
+		hash = k.Hash
 		if err := checkTarget(p, k); err != nil {
 			return err
 		}
 		return change(k)
 	}, ev)
-	if err != nil {
-		return nil, err
-	}
-	s.engine.Invalidate(k.Hash)
-	return k, nil
 }
 
 // WhoAmI implements keyward.KeyService.
@@ -314,14 +316,18 @@ func (v *validator) err() error {
 func (v *validator) name(name string) {
 	if n := utf8.RuneCountInString(name); strings.TrimSpace(name) == "" || n > maxNameLen {
 		v.add("name", fmt.Sprintf("is required, 1 to %d characters", maxNameLen))
-	} else if !utf8.ValidString(name) {
-		v.add("name", "must be valid UTF-8")
+	} else if !keyward.PrintableText(name) {
+		v.add("name", "must be valid UTF-8 without control characters")
 	}
 }
 
 func (v *validator) description(d string) {
 	if utf8.RuneCountInString(d) > maxDescriptionLen {
 		v.add("description", fmt.Sprintf("must be at most %d characters", maxDescriptionLen))
+	} else if !keyward.PrintableText(strings.NewReplacer("\n", "", "\t", "").Replace(d)) {
+		// Line breaks and tabs are fine in prose; other controls could
+		// rewrite the terminal of whoever lists the keys.
+		v.add("description", "must be valid UTF-8 without control characters other than newline and tab")
 	}
 }
 
