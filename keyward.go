@@ -77,9 +77,17 @@ type Store interface {
 	FindServiceAccountByID(ctx context.Context, orgID, id string) (*ServiceAccount, error)
 	// FindServiceAccounts lists the org's live service accounts by id.
 	FindServiceAccounts(ctx context.Context, orgID string, f ServiceAccountFilter) (Page[*ServiceAccount], error)
-	// DeleteServiceAccount marks it deleted and revokes its unrevoked keys at
-	// the same instant, returning those keys so caches can drop them.
-	DeleteServiceAccount(ctx context.Context, orgID, id string, at time.Time, ev *AuditEvent) ([]*Key, error)
+	// DeleteServiceAccount marks it deleted (ENOTFOUND if missing or
+	// deleted) and revokes its keys that are neither revoked nor deleted,
+	// at the same instant at, with ev, in one transaction. It returns the
+	// revoked keys, hash included, so that caches can drop them. check, when
+	// not nil, first gets those keys and may veto the whole delete by
+	// returning an error, which aborts the transaction and is returned: it
+	// is how a caller enforces rules on each key without a window in which
+	// another key joins the account. check runs inside the write
+	// transaction and must not call the store; ev is written after it
+	// returns, so check may fill ev.Details.
+	DeleteServiceAccount(ctx context.Context, orgID, id string, at time.Time, check func(keys []*Key) error, ev *AuditEvent) ([]*Key, error)
 
 	// FindAuditEvents lists the org's audit events, newest first.
 	FindAuditEvents(ctx context.Context, orgID string, f AuditFilter) (Page[*AuditEvent], error)

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 
 	"keyward"
 )
@@ -55,7 +56,10 @@ func (s *Service) FindServiceAccounts(ctx context.Context, f keyward.ServiceAcco
 }
 
 // DeleteServiceAccount implements keyward.ServiceAccountService. Its keys
-// are revoked in the same transaction and dropped from the cache.
+// are revoked in the same transaction and dropped from the cache. Revoking
+// them is subject to the rule of RevokeKey (checkTarget): the caller must
+// cover every permission of each key, or nothing is deleted. The audit
+// event names every key revoked.
 func (s *Service) DeleteServiceAccount(ctx context.Context, id string) (*keyward.ServiceAccount, error) {
 	p, err := authorize(ctx, keyward.PermServiceAccountsDelete)
 	if err != nil {
@@ -67,7 +71,18 @@ func (s *Service) DeleteServiceAccount(ctx context.Context, id string) (*keyward
 	}
 	now := s.clock()
 	ev := s.event(ctx, p, keyward.ActionServiceAccountDelete, "service_account", id, nil)
-	revoked, err := s.store.DeleteServiceAccount(ctx, p.OrgID, id, now, ev)
+	revoked, err := s.store.DeleteServiceAccount(ctx, p.OrgID, id, now, func(keys []*keyward.Key) error {
+		ids := make([]string, 0, len(keys))
+		for _, k := range keys {
+			if err := checkTarget(p, k); err != nil {
+				return err
+			}
+			ids = append(ids, k.ID)
+		}
+		var err error
+		ev.Details, err = json.Marshal(map[string]any{"revoked_key_ids": ids})
+		return err
+	}, ev)
 	if err != nil {
 		return nil, err
 	}

@@ -71,38 +71,43 @@ func (db *DB) FindServiceAccounts(ctx context.Context, orgID string, f keyward.S
 }
 
 // DeleteServiceAccount marks the account deleted and revokes its live,
-// unrevoked keys at the same instant at, in one transaction with ev. It
-// returns the keys it revoked, by id.
-func (db *DB) DeleteServiceAccount(ctx context.Context, orgID, id string, at time.Time, ev *keyward.AuditEvent) (_ []*keyward.Key, err error) {
+// unrevoked keys at the same instant at, in one transaction with ev, once
+// check accepts those keys. It returns the keys it revoked, by id.
+func (db *DB) DeleteServiceAccount(ctx context.Context, orgID, id string, at time.Time, check func(keys []*keyward.Key) error, ev *keyward.AuditEvent) (_ []*keyward.Key, err error) {
 	defer wrap(&err, "DeleteServiceAccount(%q)", id)
 	var revoked []*keyward.Key
 	err = db.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE service_accounts SET deleted_at = ? WHERE org_id = ? AND id = ? AND deleted_at IS NULL`,
-			at.UnixMicro(), orgID, id)
+		if _, err := findServiceAccount(ctx, tx, orgID, id); err != nil {
+			return err
+		}
+		keys, err := queryKeys(ctx, tx, `SELECT `+keyColumns+` FROM keys
+			WHERE org_id = ? AND service_account_id = ? AND revoked_at IS NULL AND deleted_at IS NULL ORDER BY id`, orgID, id)
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return sql.ErrNoRows
-		}
-
-		rows, err := tx.QueryContext(ctx, `UPDATE keys SET revoked_at = ?1, updated_at = ?1
-			WHERE org_id = ?2 AND service_account_id = ?3 AND revoked_at IS NULL AND deleted_at IS NULL
-			RETURNING `+keyColumns, at.UnixMicro(), orgID, id)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			k, err := scanKey(rows)
-			if err != nil {
+		if check != nil {
+			if err := check(keys); err != nil {
 				return err
 			}
-			revoked = append(revoked, k)
 		}
-		if err := rows.Err(); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE service_accounts SET deleted_at = ? WHERE org_id = ? AND id = ?`,
+			at.UnixMicro(), orgID, id); err != nil {
+			return err
+		}
+		// Revoke by id exactly the keys that check accepted, so that no key
+		// it did not see can be revoked in its name.
+		ids := make([]string, 0, len(keys))
+		for _, k := range keys {
+			ids = append(ids, k.ID)
+		}
+		list, err := listValue(ids)
+		if err != nil {
+			return err
+		}
+		revoked, err = queryKeys(ctx, tx, `UPDATE keys SET revoked_at = ?1, updated_at = ?1
+			WHERE org_id = ?2 AND id IN (SELECT value FROM json_each(?3))
+			RETURNING `+keyColumns, at.UnixMicro(), orgID, list)
+		if err != nil {
 			return err
 		}
 		return insertAuditEvent(ctx, tx, ev)
@@ -113,4 +118,22 @@ func (db *DB) DeleteServiceAccount(ctx context.Context, orgID, id string, at tim
 	// RETURNING yields rows in no particular order.
 	slices.SortFunc(revoked, func(a, b *keyward.Key) int { return cmp.Compare(a.ID, b.ID) })
 	return revoked, nil
+}
+
+// queryKeys returns every key that query yields.
+func queryKeys(ctx context.Context, q queryer, query string, args ...any) ([]*keyward.Key, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var keys []*keyward.Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
 }

@@ -114,6 +114,9 @@ func (db *DB) Open() (err error) {
 	if err := os.MkdirAll(filepath.Dir(db.DSN), 0o700); err != nil {
 		return err
 	}
+	if err := createPrivate(db.DSN); err != nil {
+		return err
+	}
 	db.writer, err = openPool(db.DSN, 1, paramBusyTimeout, paramWAL, paramSynchronous, paramForeignKeys, paramTxLock)
 	if err != nil {
 		return err
@@ -128,6 +131,24 @@ func (db *DB) Open() (err error) {
 		return err
 	}
 	return db.prepare()
+}
+
+// createPrivate creates the database file, readable and writable by its
+// owner alone, when it does not exist yet. SQLite would create it with
+// 0644 under the usual umask, and gives the -wal and -shm files the
+// database file's permissions: in a directory that is not private (an
+// existing data directory of 0755), every local user could read the keys'
+// metadata and the audit trail. An existing file keeps the permissions its
+// operator chose.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // prepare prepares the statements of the hot paths on the read pool.

@@ -4,7 +4,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -51,6 +54,36 @@ func TestStoreFile(t *testing.T) {
 func TestOpenEmptyDSN(t *testing.T) {
 	if err := sqlite.NewDB("").Open(); err == nil {
 		t.Errorf("Open() with an empty DSN = nil, want an error")
+	}
+}
+
+// TestOpenCreatesPrivateFiles checks that a new database, and the WAL and
+// shared-memory files next to it, are readable by their owner alone, even
+// in a data directory that others may list.
+func TestOpenCreatesPrivateFiles(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix permissions")
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "keyward.db")
+	db := mustOpen(t, path)
+	// A write makes sure the WAL exists; it and the shared memory live as
+	// long as a connection is open.
+	org, root, ev := newOrg("acme")
+	if err := db.CreateOrg(t.Context(), org, root, ev); err != nil {
+		t.Fatalf("CreateOrg: %v", err)
+	}
+	for _, name := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := fi.Mode().Perm(), fs.FileMode(0o600); got != want {
+			t.Errorf("%s: got mode %v, want %v", filepath.Base(name), got, want)
+		}
 	}
 }
 

@@ -46,7 +46,10 @@ func testIsolation(t *testing.T, s keyward.Store) {
 	if len(p.Data) != 0 {
 		t.Errorf("FindServiceAccounts(initech) = %d accounts, want 0", len(p.Data))
 	}
-	revoked, err := s.DeleteServiceAccount(ctx, initech.ID, sa.ID, now(), serviceAccountEvent(sa, keyward.ActionServiceAccountDelete))
+	revoked, err := s.DeleteServiceAccount(ctx, initech.ID, sa.ID, now(), func([]*keyward.Key) error {
+		t.Errorf("check called for another org's service account")
+		return nil
+	}, serviceAccountEvent(sa, keyward.ActionServiceAccountDelete))
 	wantCode(t, err, keyward.ENOTFOUND)
 	if len(revoked) != 0 {
 		t.Errorf("DeleteServiceAccount(initech, acme's account) revoked %d keys", len(revoked))

@@ -152,7 +152,7 @@ func testKeyServiceAccountMustBeLive(t *testing.T, s keyward.Store) {
 	acme := createOrg(t, s, "acme")
 	initech := createOrg(t, s, "initech")
 	deleted := createServiceAccount(t, s, acme, "retired")
-	if _, err := s.DeleteServiceAccount(ctx, acme.ID, deleted.ID, now(), nil); err != nil {
+	if _, err := s.DeleteServiceAccount(ctx, acme.ID, deleted.ID, now(), nil, nil); err != nil {
 		t.Fatalf("DeleteServiceAccount: %v", err)
 	}
 	foreign := createServiceAccount(t, s, initech, "theirs")

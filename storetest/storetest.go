@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) keyward.Store) {
 		{"TouchKeys", testTouchKeys},
 		{"ServiceAccounts", testServiceAccounts},
 		{"DeleteServiceAccount", testDeleteServiceAccount},
+		{"DeleteServiceAccountAborts", testDeleteServiceAccountAborts},
 		{"AuditEvents", testAuditEvents},
 		{"AuditEventsPagination", testAuditEventsPagination},
 		{"Isolation", testIsolation},
