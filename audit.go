@@ -44,6 +44,7 @@ type AuditFilter struct {
 
 // AuditService reads the caller's org's audit log.
 type AuditService interface {
-	// FindAuditEvents needs admin:audit:read, newest first.
+	// FindAuditEvents needs admin:audit:read and lists newest first.
+	// Returns EFORBIDDEN, and EINVALID for a bad cursor or limit.
 	FindAuditEvents(ctx context.Context, f AuditFilter) (Page[*AuditEvent], error)
 }

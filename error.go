@@ -69,7 +69,8 @@ func ErrorCode(err error) string {
 	var e *Error
 	if err == nil {
 		return ""
-	} else if errors.As(err, &e) {
+	}
+	if errors.As(err, &e) {
 		return e.Code
 	}
 	return EINTERNAL
@@ -81,7 +82,8 @@ func ErrorMessage(err error) string {
 	var e *Error
 	if err == nil {
 		return ""
-	} else if errors.As(err, &e) {
+	}
+	if errors.As(err, &e) {
 		return e.Message
 	}
 	return internalMessage

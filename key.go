@@ -249,6 +249,7 @@ type KeyFilter struct {
 
 // KeyUse is one observed use of a key, written behind the verify path.
 type KeyUse struct {
+	OrgID     string
 	KeyID     string
 	At        time.Time
 	IP        string
@@ -261,20 +262,23 @@ type KeyService interface {
 	// CreateKey needs admin:api-keys:create and permissions that cover every
 	// requested one. Returns EINVALID, EFORBIDDEN.
 	CreateKey(ctx context.Context, in KeyCreate) (*CreatedKey, error)
-	// FindKeyByID needs admin:api-keys:read. Returns ENOTFOUND.
+	// FindKeyByID needs admin:api-keys:read. Returns EFORBIDDEN, ENOTFOUND.
 	FindKeyByID(ctx context.Context, id string) (*Key, error)
-	// FindKeys needs admin:api-keys:read. Returns EINVALID for a bad cursor.
+	// FindKeys needs admin:api-keys:read. Returns EFORBIDDEN, and EINVALID
+	// for a bad cursor or limit.
 	FindKeys(ctx context.Context, f KeyFilter) (Page[*Key], error)
-	// UpdateKey needs admin:api-keys:update and, for new permissions, that
-	// the caller's cover them. Returns EINVALID, EFORBIDDEN, ENOTFOUND,
+	// UpdateKey needs admin:api-keys:update and permissions that cover the
+	// key's and any new ones. Returns EINVALID, EFORBIDDEN, ENOTFOUND,
 	// ECONFLICT (revoked key).
 	UpdateKey(ctx context.Context, id string, upd KeyUpdate) (*Key, error)
-	// RevokeKey needs admin:api-keys:delete; it is irreversible and
-	// idempotent. Returns ENOTFOUND.
+	// RevokeKey needs admin:api-keys:delete and permissions that cover the
+	// key's; it is irreversible and idempotent. Returns EFORBIDDEN,
+	// ENOTFOUND.
 	RevokeKey(ctx context.Context, id string) (*Key, error)
-	// DeleteKey needs admin:api-keys:delete. Returns ENOTFOUND.
+	// DeleteKey needs admin:api-keys:delete and permissions that cover the
+	// key's. Returns EFORBIDDEN, ENOTFOUND.
 	DeleteKey(ctx context.Context, id string) (*Key, error)
-	// WhoAmI returns the caller's own record.
+	// WhoAmI returns the caller's own record. Returns EUNAUTHORIZED.
 	WhoAmI(ctx context.Context) (*Key, error)
 }
 

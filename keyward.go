@@ -66,9 +66,8 @@ type Store interface {
 	// key as it is. update runs inside the write transaction and must not
 	// call the store.
 	UpdateKey(ctx context.Context, orgID, id string, update func(k *Key) error, ev *AuditEvent) (*Key, error)
-	// TouchKeys records last use. A timestamp never moves backwards. Uses
-	// are matched by key id alone (ids are UUIDs, unique across orgs); it is
-	// fed only by the verification engine, never by caller input.
+	// TouchKeys records last use, scoped by org like every write. A
+	// timestamp never moves backwards; uses of missing keys are dropped.
 	TouchKeys(ctx context.Context, uses []KeyUse) error
 
 	// CreateServiceAccount inserts sa.
@@ -94,6 +93,7 @@ type Store interface {
 
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
+	// Close releases the store's connections.
 	Close() error
 }
 

@@ -34,9 +34,11 @@ type ServiceAccountService interface {
 	CreateServiceAccount(ctx context.Context, in ServiceAccountCreate) (*ServiceAccount, error)
 	// FindServiceAccountByID needs admin:service-accounts:read. Returns ENOTFOUND.
 	FindServiceAccountByID(ctx context.Context, id string) (*ServiceAccount, error)
-	// FindServiceAccounts needs admin:service-accounts:read.
+	// FindServiceAccounts needs admin:service-accounts:read. Returns
+	// EFORBIDDEN, and EINVALID for a bad cursor or limit.
 	FindServiceAccounts(ctx context.Context, f ServiceAccountFilter) (Page[*ServiceAccount], error)
-	// DeleteServiceAccount needs admin:service-accounts:delete; it revokes
-	// the account's keys. Returns ENOTFOUND.
+	// DeleteServiceAccount needs admin:service-accounts:delete and
+	// permissions that cover every key of the account, which it revokes.
+	// Returns EFORBIDDEN, ENOTFOUND.
 	DeleteServiceAccount(ctx context.Context, id string) (*ServiceAccount, error)
 }

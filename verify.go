@@ -31,7 +31,9 @@ type VerifyRequest struct {
 	UserAgent string `json:"user_agent,omitempty"`
 }
 
-// VerifyResult is the answer. For NOT_FOUND only Valid and Code are set.
+// VerifyResult is the answer. A NOT_FOUND answer carries only Valid and
+// Code: it must not tell a guesser anything. Every other answer carries
+// every field, null or empty where the key has no value.
 type VerifyResult struct {
 	Valid            bool            `json:"valid"`
 	Code             string          `json:"code"`
@@ -42,6 +44,32 @@ type VerifyResult struct {
 	Permissions      []string        `json:"permissions,omitempty"`
 	Metadata         json.RawMessage `json:"metadata,omitempty"`
 	ExpiresAt        *time.Time      `json:"expires_at,omitempty"`
+}
+
+// MarshalJSON writes the answer's fixed shape.
+func (r VerifyResult) MarshalJSON() ([]byte, error) {
+	if r.Code == CodeNotFound {
+		return json.Marshal(struct {
+			Valid bool   `json:"valid"`
+			Code  string `json:"code"`
+		}{r.Valid, r.Code})
+	}
+	metadata := r.Metadata
+	if len(metadata) == 0 {
+		metadata = json.RawMessage("{}")
+	}
+	return json.Marshal(struct {
+		Valid            bool            `json:"valid"`
+		Code             string          `json:"code"`
+		KeyID            string          `json:"key_id"`
+		Name             string          `json:"name"`
+		OwnerID          *string         `json:"owner_id"`
+		ServiceAccountID *string         `json:"service_account_id"`
+		Permissions      []string        `json:"permissions"`
+		Metadata         json.RawMessage `json:"metadata"`
+		ExpiresAt        *time.Time      `json:"expires_at"`
+	}{r.Valid, r.Code, r.KeyID, r.Name, nullString(r.OwnerID), nullString(r.ServiceAccountID),
+		nonNil(r.Permissions), metadata, r.ExpiresAt})
 }
 
 // VerifyService answers verifications for the caller's org.

@@ -157,9 +157,7 @@ func (s *Service) UpdateKey(ctx context.Context, id string, upd keyward.KeyUpdat
 	}
 	var metadata json.RawMessage
 	if upd.Metadata != nil {
-		if !bytes.Equal(bytes.TrimSpace(upd.Metadata), []byte("null")) {
-			metadata = v.metadata(upd.Metadata)
-		}
+		metadata = v.metadata(upd.Metadata)
 		changed["metadata"] = true
 	}
 	if upd.Enabled != nil {
@@ -274,7 +272,7 @@ func checkGrant(p *keyward.Principal, perms []string) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	msg := "cannot grant permissions the calling key does not hold: " + strings.Join(missing, ", ")
+	msg := "Cannot grant permissions the calling key does not hold: " + strings.Join(missing, ", ") + "."
 	return &keyward.Error{Code: keyward.EFORBIDDEN, Message: msg,
 		Fields: []keyward.FieldError{{Field: "permissions", Message: msg}}}
 }
@@ -401,8 +399,9 @@ func (v *validator) expiry(at *time.Time, in *int64, now time.Time) *time.Time {
 }
 
 // metadata checks for a JSON object of at most 4 KiB and compacts it.
+// null means none, on create as on update (where it clears the object).
 func (v *validator) metadata(raw json.RawMessage) json.RawMessage {
-	if len(raw) == 0 {
+	if len(raw) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 		return nil
 	}
 	var buf bytes.Buffer

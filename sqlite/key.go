@@ -73,9 +73,11 @@ func (db *DB) CreateKey(ctx context.Context, k *keyward.Key, ev *keyward.AuditEv
 	defer wrap(&err, "CreateKey(%q)", k.ID)
 	return db.writeTx(ctx, func(tx *sql.Tx) error {
 		if k.ServiceAccountID != "" {
-			if _, err := findServiceAccount(ctx, tx, k.OrgID, k.ServiceAccountID); errors.Is(err, sql.ErrNoRows) {
+			_, err := findServiceAccount(ctx, tx, k.OrgID, k.ServiceAccountID)
+			if errors.Is(err, sql.ErrNoRows) {
 				return keyward.Invalid(keyward.FieldError{Field: "service_account_id", Message: "service account not found"})
-			} else if err != nil {
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -198,7 +200,8 @@ func (db *DB) UpdateKey(ctx context.Context, orgID, id string, update func(k *ke
 	})
 	if errors.Is(err, keyward.ErrNoChange) {
 		return stored, nil
-	} else if err != nil {
+	}
+	if err != nil {
 		return nil, err
 	}
 	return k, nil
@@ -237,13 +240,13 @@ func (db *DB) TouchKeys(ctx context.Context, uses []keyward.KeyUse) (err error) 
 	defer wrap(&err, "TouchKeys(%d uses)", len(uses))
 	return db.writeTx(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `UPDATE keys SET last_used_at = ?1, last_used_ip = ?2, last_used_user_agent = ?3
-			WHERE id = ?4 AND (last_used_at IS NULL OR last_used_at < ?1)`)
+			WHERE org_id = ?5 AND id = ?4 AND (last_used_at IS NULL OR last_used_at < ?1)`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for _, u := range uses {
-			if _, err := stmt.ExecContext(ctx, u.At.UnixMicro(), nullString(u.IP), nullString(u.UserAgent), u.KeyID); err != nil {
+			if _, err := stmt.ExecContext(ctx, u.At.UnixMicro(), nullString(u.IP), nullString(u.UserAgent), u.KeyID, u.OrgID); err != nil {
 				return err
 			}
 		}

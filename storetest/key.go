@@ -624,12 +624,14 @@ func testTouchKeys(t *testing.T, s keyward.Store) {
 		{
 			name: "a batch out of order keeps the latest use",
 			uses: []keyward.KeyUse{
-				{KeyID: k1.ID, At: t1, IP: "192.0.2.1", UserAgent: "app/1.1"},
-				{KeyID: k1.ID, At: t2, IP: "192.0.2.2", UserAgent: "app/1.2"},
-				{KeyID: k1.ID, At: t0, IP: "192.0.2.0", UserAgent: "app/1.0"},
-				{KeyID: k2.ID, At: t0, IP: "2001:db8::1", UserAgent: "sdk/2"},
+				{OrgID: acme.ID, KeyID: k1.ID, At: t1, IP: "192.0.2.1", UserAgent: "app/1.1"},
+				{OrgID: acme.ID, KeyID: k1.ID, At: t2, IP: "192.0.2.2", UserAgent: "app/1.2"},
+				{OrgID: acme.ID, KeyID: k1.ID, At: t0, IP: "192.0.2.0", UserAgent: "app/1.0"},
+				{OrgID: acme.ID, KeyID: k2.ID, At: t0, IP: "2001:db8::1", UserAgent: "sdk/2"},
 				// A key that is gone is dropped, not an error.
-				{KeyID: newID(), At: t2, IP: "192.0.2.9"},
+				{OrgID: acme.ID, KeyID: newID(), At: t2, IP: "192.0.2.9"},
+				// So is a use naming the key under another org.
+				{OrgID: newID(), KeyID: k2.ID, At: t3, IP: "192.0.2.66"},
 			},
 			apply: func() {
 				touched(want1, t2, "192.0.2.2", "app/1.2")
@@ -638,12 +640,12 @@ func testTouchKeys(t *testing.T, s keyward.Store) {
 		},
 		{
 			name:  "a late older use changes nothing",
-			uses:  []keyward.KeyUse{{KeyID: k1.ID, At: t1, IP: "192.0.2.1", UserAgent: "app/1.1"}},
+			uses:  []keyward.KeyUse{{OrgID: acme.ID, KeyID: k1.ID, At: t1, IP: "192.0.2.1", UserAgent: "app/1.1"}},
 			apply: func() {},
 		},
 		{
 			name:  "a newer use without IP or user agent clears them",
-			uses:  []keyward.KeyUse{{KeyID: k1.ID, At: t3}},
+			uses:  []keyward.KeyUse{{OrgID: acme.ID, KeyID: k1.ID, At: t3}},
 			apply: func() { touched(want1, t3, "", "") },
 		},
 		{

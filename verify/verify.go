@@ -53,6 +53,8 @@ type Config struct {
 	Logger        *slog.Logger
 }
 
+var _ keyward.Authenticator = (*Engine)(nil)
+
 // Engine verifies keys. It is safe for concurrent use.
 type Engine struct {
 	store    keyward.Store
@@ -155,7 +157,8 @@ func (e *Engine) load(ctx context.Context, hash [32]byte) (*entry, error) {
 	k, err := e.store.FindKeyByHash(ctx, hash[:])
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
 		return nil, otter.ErrNotFound
-	} else if err != nil {
+	}
+	if err != nil {
 		return nil, err
 	}
 	en := &entry{key: k}
@@ -215,7 +218,7 @@ func (e *Engine) Verify(ctx context.Context, orgID, secret string, ip netip.Addr
 		code = keyward.CodeInsufficientPermissions
 	}
 	if code == keyward.CodeValid {
-		e.recordUse(k.ID, now, ip, userAgent)
+		e.recordUse(k, now, ip, userAgent)
 	}
 	return &keyward.VerifyResult{
 		Valid:            code == keyward.CodeValid,
@@ -255,7 +258,7 @@ func (e *Engine) Authenticate(ctx context.Context, secret string, remoteIP netip
 	if !ipAllowed(en.nets, remoteIP) {
 		return nil, keyward.Errorf(keyward.EFORBIDDEN, "API key is not allowed from this IP address.")
 	}
-	e.recordUse(k.ID, now, remoteIP, keyward.RequestInfoFromContext(ctx).UserAgent)
+	e.recordUse(k, now, remoteIP, keyward.RequestInfoFromContext(ctx).UserAgent)
 	return &keyward.Principal{OrgID: k.OrgID, KeyID: k.ID, Permissions: k.Permissions}, nil
 }
 
@@ -278,8 +281,8 @@ func ipAllowed(nets []netip.Prefix, ip netip.Addr) bool {
 // one key between flushes coalesce into one row update. The user agent is
 // cleaned here, where it enters storage, because it comes from the
 // internet.
-func (e *Engine) recordUse(keyID string, at time.Time, ip netip.Addr, userAgent string) {
-	use := keyward.KeyUse{KeyID: keyID, At: at, UserAgent: keyward.CleanUserAgent(userAgent)}
+func (e *Engine) recordUse(k *keyward.Key, at time.Time, ip netip.Addr, userAgent string) {
+	use := keyward.KeyUse{OrgID: k.OrgID, KeyID: k.ID, At: at, UserAgent: keyward.CleanUserAgent(userAgent)}
 	if ip.IsValid() {
 		use.IP = ip.Unmap().String()
 	}

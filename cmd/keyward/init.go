@@ -28,11 +28,11 @@ func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
 		return err
 	}
 	if g.JSON {
-		return json.NewEncoder(g.Stdout).Encode(map[string]string{
-			"org_id": org.ID,
-			"key_id": root.ID,
-			"key":    root.Secret,
-		})
+		return json.NewEncoder(g.Stdout).Encode(struct {
+			OrgID string `json:"org_id"`
+			KeyID string `json:"key_id"`
+			Key   string `json:"key"`
+		}{org.ID, root.ID, root.Secret})
 	}
 	_, err = fmt.Fprintf(g.Stdout, "Created organization %q (%s).\nRoot key %s:\n\n    %s\n\n"+
 		"This key will not be shown again. Store it securely.\n", org.Name, org.ID, root.ID, root.Secret)

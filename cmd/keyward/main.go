@@ -10,12 +10,19 @@
 //
 //	keyward init --org NAME --json
 //
+// serve and init take --data-dir (KEYWARD_DATA_DIR) and --pepper
+// (KEYWARD_PEPPER: a server secret that makes stored hashes HMAC-SHA-256;
+// changing it invalidates every key); serve also takes --addr
+// (KEYWARD_ADDR), --log-format text|json (KEYWARD_LOG_FORMAT) and
+// --cache-ttl (KEYWARD_CACHE_TTL, the longest a cached key is served without
+// reading the store).
+//
 // CLI calls talk to a running server through the Go client; they take
 // --url (KEYWARD_URL) and --key (KEYWARD_KEY), print tables, or JSON with
 // --json:
 //
 //	keyward keys create|list|get|update|revoke|delete
-//	keyward verify KEY [--permissions QUERY]
+//	keyward verify KEY|- [--permissions QUERY] [--ip IP]   (exit 1 when not valid)
 //	keyward service-accounts create|list|get|delete
 //	keyward audit
 //	keyward whoami
@@ -35,8 +42,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(Run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	code := Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // Globals are the flags every subcommand sees, and where it writes.

@@ -166,7 +166,8 @@ func (m *Main) bootstrap(ctx context.Context) error {
 	n, err := m.DB.CountOrgs(ctx)
 	if err != nil {
 		return fmt.Errorf("count organizations: %w", err)
-	} else if n > 0 {
+	}
+	if n > 0 {
 		return nil
 	}
 	org, root, err := m.Service.CreateOrg(ctx, keyward.DefaultOrgName)
