@@ -215,13 +215,13 @@ func TestVerifyExitCode(t *testing.T) {
 			wantKey:    "kw_live_from_stdin",
 		},
 		{
-			name:       "json",
-			answer:     `{"valid":false,"code":"EXPIRED","key_id":"k1"}`,
-			args:       []string{"--json", "verify", "kw_live_x"},
-			wantCode:   1,
+			name:     "json",
+			answer:   `{"valid":false,"code":"EXPIRED","key_id":"k1"}`,
+			args:     []string{"--json", "verify", "kw_live_x"},
+			wantCode: 1,
 			wantStdout: "{\n  \"valid\": false,\n  \"code\": \"EXPIRED\",\n  \"key_id\": \"k1\",\n  \"name\": \"\",\n" +
 				"  \"owner_id\": null,\n  \"service_account_id\": null,\n  \"permissions\": [],\n  \"metadata\": {},\n  \"expires_at\": null\n}\n",
-			wantKey:    "kw_live_x",
+			wantKey: "kw_live_x",
 		},
 	}
 	for _, tt := range tests {
