@@ -9,8 +9,9 @@ import (
 )
 
 // codes maps each keyward error code to its HTTP status. It is the only
-// place where that mapping lives; the Go client reverses it through
-// FromErrorStatusCode.
+// place where that mapping lives: problem bodies carry the code itself, so
+// the Go client needs no reverse table but for answers that are not
+// problems (a proxy's 502, say).
 var codes = map[string]int{
 	keyward.EINVALID:      http.StatusBadRequest,
 	keyward.EUNAUTHORIZED: http.StatusUnauthorized,
@@ -33,18 +34,6 @@ func ErrorStatusCode(code string) int {
 	return http.StatusInternalServerError
 }
 
-// FromErrorStatusCode returns the keyward error code of an HTTP status, for
-// rebuilding a *keyward.Error from an answer; unknown statuses are
-// EINTERNAL.
-func FromErrorStatusCode(status int) string {
-	for code, s := range codes {
-		if s == status {
-			return code
-		}
-	}
-	return keyward.EINTERNAL
-}
-
 // problem is an RFC 9457 problem document with Keyward's extension members:
 // the stable error code, the request id and the invalid fields.
 type problem struct {
@@ -59,7 +48,8 @@ type problem struct {
 
 // writeError answers err as a problem document. Errors that are not a
 // *keyward.Error are unexpected: they are logged with their text, and the
-// client sees only "Internal error.".
+// client sees only "Internal error.". Keys are redacted from the answer:
+// a message may quote input, and answers pass through proxies that log.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := keyward.ErrorCode(err)
 	status := ErrorStatusCode(code)
@@ -67,9 +57,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if !errors.As(err, new(*keyward.Error)) {
 		s.logger().LogAttrs(r.Context(), slog.LevelError, "request failed",
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("path", redactKeys(r.URL.Path)),
 			slog.String("request_id", info.RequestID),
-			slog.String("error", err.Error()),
+			slog.String("error", redactKeys(err.Error())),
 		)
 	}
 	if status == http.StatusUnauthorized {
@@ -81,10 +71,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		Type:      "about:blank",
 		Title:     http.StatusText(status),
 		Status:    status,
-		Detail:    keyward.ErrorMessage(err),
+		Detail:    redactKeys(keyward.ErrorMessage(err)),
 		Code:      code,
 		RequestID: info.RequestID,
-		Errors:    keyward.ErrorFields(err),
+		Errors:    redactFields(keyward.ErrorFields(err)),
 	}
 	// A problem holds only strings and numbers: encoding it cannot fail.
 	_ = writeBody(w, status, problemType, p)

@@ -32,18 +32,10 @@ func TestErrorStatusCode(t *testing.T) {
 			if got := ErrorStatusCode(tt.code); got != tt.status {
 				t.Errorf("ErrorStatusCode(%q): got %d, want %d", tt.code, got, tt.status)
 			}
-			// The client rebuilds the code from the status alone when a
-			// proxy answers without a problem body.
-			if got := FromErrorStatusCode(tt.status); got != tt.code {
-				t.Errorf("FromErrorStatusCode(%d): got %q, want %q", tt.status, got, tt.code)
-			}
 		})
 	}
 	if got := ErrorStatusCode("no_such_code"); got != http.StatusInternalServerError {
 		t.Errorf("ErrorStatusCode(unknown): got %d, want 500", got)
-	}
-	if got := FromErrorStatusCode(http.StatusTeapot); got != keyward.EINTERNAL {
-		t.Errorf("FromErrorStatusCode(418): got %q, want %q", got, keyward.EINTERNAL)
 	}
 }
 

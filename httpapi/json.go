@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -106,10 +107,16 @@ func decodeBody(body []byte, v any) error {
 	if body[0] != '{' {
 		return keyward.Errorf(keyward.EINVALID, "The request body must be a JSON object.")
 	}
+	fields := fieldsOf(reflect.TypeOf(v).Elem())
+	// The member check alone decides which names are known: encoding/json
+	// would match them regardless of case, so DisallowUnknownFields is no
+	// help.
+	if err := checkMembers(body, fields); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return decodeError(body, v, err)
+		return decodeError(body, fields, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return keyward.Errorf(keyward.EINVALID, "The request body must hold one JSON object and nothing after it.")
@@ -117,9 +124,116 @@ func decodeBody(body []byte, v any) error {
 	return nil
 }
 
-// decodeError turns an error of decoding body into v into a client error,
-// naming the offending field whenever the input has one.
-func decodeError(body []byte, v any, err error) error {
+// maxFieldErrors bounds the field errors of one answer, so that a body or
+// query string of thousands of bad names cannot make a much larger answer.
+const maxFieldErrors = 10
+
+// checkMembers rejects the members of the object body that encoding/json
+// would take but the API does not: a name that is not exactly a field's
+// JSON name (encoding/json ignores case, and folds "ſ" to "s"), and a name
+// that appears again (encoding/json keeps the last value). Where body stops
+// being JSON the check stops too, and leaves the decoder to say why.
+func checkMembers(body []byte, fields *structFields) error {
+	var seen uint64
+	var errs []keyward.FieldError
+	sc := newObjectScanner(body)
+	for len(errs) < maxFieldErrors {
+		quoted, _, ok := sc.next()
+		if !ok {
+			break
+		}
+		name, ok := unquoteName(quoted)
+		if !ok {
+			break
+		}
+		i, known := fields.index[string(name)]
+		switch {
+		case !known:
+			errs = appendFieldError(errs, string(name), "is not a known field")
+		case seen&(1<<i) != 0:
+			errs = appendFieldError(errs, string(name), "is a duplicate member")
+		default:
+			seen |= 1 << i
+		}
+	}
+	if errs != nil {
+		return keyward.Invalid(errs...)
+	}
+	return nil
+}
+
+// appendFieldError adds the error of a name the client sent, once: the
+// name is echoed in the answer, so a key sent as one is redacted.
+func appendFieldError(errs []keyward.FieldError, name, message string) []keyward.FieldError {
+	fe := keyward.FieldError{Field: redactKeys(name), Message: message}
+	if slices.Contains(errs, fe) {
+		return errs
+	}
+	return append(errs, fe)
+}
+
+// unquoteName returns the member name of a quoted JSON string. Only names
+// with escapes are decoded, and allocate.
+func unquoteName(quoted []byte) ([]byte, bool) {
+	if bytes.IndexByte(quoted, '\\') < 0 {
+		return quoted[1 : len(quoted)-1], true
+	}
+	var name string
+	if json.Unmarshal(quoted, &name) != nil {
+		return nil, false
+	}
+	return []byte(name), true
+}
+
+// structFields describes the members a struct type decodes: exactly the
+// JSON names of its fields, and each field's type.
+type structFields struct {
+	index map[string]int
+	types []reflect.Type
+}
+
+// fieldCache maps each decoded type to its *structFields, computed once.
+var fieldCache sync.Map
+
+// fieldsOf returns the members of struct type t. The API's input types
+// embed no structs, so promoted fields are not looked for.
+func fieldsOf(t reflect.Type) *structFields {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(*structFields)
+	}
+	f := &structFields{index: make(map[string]int)}
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		tag := sf.Tag.Get("json")
+		if !sf.IsExported() || tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if name == "" {
+			name = sf.Name
+		}
+		f.index[name] = len(f.types)
+		f.types = append(f.types, sf.Type)
+	}
+	if len(f.types) > 64 {
+		// checkMembers tracks the members seen in a uint64.
+		panic("httpapi: " + t.String() + " has more than 64 JSON fields")
+	}
+	v, _ := fieldCache.LoadOrStore(t, f)
+	return v.(*structFields)
+}
+
+// typeOf returns the type of the field named name, nil when there is none.
+func (f *structFields) typeOf(name string) reflect.Type {
+	if i, ok := f.index[name]; ok {
+		return f.types[i]
+	}
+	return nil
+}
+
+// decodeError turns an error of decoding body into a client error, naming
+// the offending field whenever the input has one.
+func decodeError(body []byte, fields *structFields, err error) error {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
@@ -128,84 +242,172 @@ func decodeError(body []byte, v any, err error) error {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return keyward.Errorf(keyward.EINVALID, "The request body is not valid JSON: it ends too early.")
 	case errors.As(err, &typ) && typ.Field != "":
-		return fieldError(v, typ.Field)
-	}
-	if name, ok := unknownField(err); ok {
-		return keyward.Invalid(keyward.FieldError{Field: name, Message: "is not a known field"})
+		return fieldError(fields, typ.Field)
 	}
 	// A field's own UnmarshalJSON (time.Time, keyward.OptionalTime) fails
 	// without saying which field it was: find it by decoding field by field.
-	if name, ok := failingField(body, v); ok {
-		return fieldError(v, name)
+	if name, ok := failingField(body, fields); ok {
+		return fieldError(fields, name)
 	}
 	return keyward.Errorf(keyward.EINVALID, "The request body is invalid.")
 }
 
-// unknownField returns the name in the error that DisallowUnknownFields
-// causes; encoding/json has no error type for it.
-func unknownField(err error) (string, bool) {
-	quoted, ok := strings.CutPrefix(err.Error(), "json: unknown field ")
-	if !ok {
-		return "", false
-	}
-	name, err := strconv.Unquote(quoted)
-	return name, err == nil
-}
-
 // failingField returns the name of the first member of the object body
-// that does not decode on its own into a new value of v's type.
-func failingField(body []byte, v any) (string, bool) {
-	t := reflect.TypeOf(v).Elem()
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if _, err := dec.Token(); err != nil {
-		return "", false
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
+// whose value does not decode on its own into its field's type.
+func failingField(body []byte, fields *structFields) (string, bool) {
+	sc := newObjectScanner(body)
+	for {
+		quoted, raw, ok := sc.next()
+		if !ok {
 			return "", false
 		}
-		name, _ := tok.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
+		name, ok := unquoteName(quoted)
+		if !ok {
 			return "", false
 		}
-		one, err := json.Marshal(map[string]json.RawMessage{name: raw})
-		if err != nil {
-			return "", false
-		}
-		if json.Unmarshal(one, reflect.New(t).Interface()) != nil {
-			return name, true
+		t := fields.typeOf(string(name))
+		if t != nil && json.Unmarshal(raw, reflect.New(t).Interface()) != nil {
+			return string(name), true
 		}
 	}
-	return "", false
 }
 
-// fieldError is the validation error of the member name of v, saying what
-// its value must be.
-func fieldError(v any, name string) error {
-	return keyward.Invalid(keyward.FieldError{Field: name, Message: expectation(fieldType(reflect.TypeOf(v).Elem(), name))})
+// fieldError is the validation error of the member name, saying what its
+// value must be.
+func fieldError(fields *structFields, name string) error {
+	return keyward.Invalid(keyward.FieldError{Field: name, Message: expectation(fields.typeOf(name))})
 }
 
-// fieldType returns the type of the field of struct type t that decodes
-// the JSON member name, matched the way encoding/json matches it; nil when
-// there is none.
-func fieldType(t reflect.Type, name string) reflect.Type {
-	var folded reflect.Type
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if tag == "" {
-			tag = f.Name
-		}
-		if tag == name {
-			return f.Type
-		}
-		if folded == nil && strings.EqualFold(tag, name) {
-			folded = f.Type
+// objectScanner walks the members of a JSON object without decoding them.
+// It checks only as much syntax as it needs to find where each member
+// starts and ends: of a well-formed object it finds exactly the members
+// encoding/json finds, and of anything else it stops somewhere.
+type objectScanner struct {
+	data    []byte
+	pos     int
+	members int
+	done    bool
+}
+
+func newObjectScanner(data []byte) objectScanner {
+	s := objectScanner{data: data}
+	s.space()
+	s.done = !s.eat('{')
+	return s
+}
+
+// next returns the quoted name and the raw value of the next member; ok is
+// false at the end of the object and where data stops being JSON.
+func (s *objectScanner) next() (name, value []byte, ok bool) {
+	if s.done {
+		return nil, nil, false
+	}
+	s.space()
+	if s.eat('}') || (s.members > 0 && !s.eat(',')) {
+		s.done = true
+		return nil, nil, false
+	}
+	s.space()
+	start := s.pos
+	if !s.str() {
+		s.done = true
+		return nil, nil, false
+	}
+	name = s.data[start:s.pos]
+	s.space()
+	if !s.eat(':') {
+		s.done = true
+		return nil, nil, false
+	}
+	s.space()
+	start = s.pos
+	if !s.value() {
+		s.done = true
+		return nil, nil, false
+	}
+	s.members++
+	return name, s.data[start:s.pos], true
+}
+
+// space skips JSON whitespace.
+func (s *objectScanner) space() {
+	for s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case ' ', '\t', '\r', '\n':
+			s.pos++
+		default:
+			return
 		}
 	}
-	return folded
+}
+
+// eat skips c if it comes next.
+func (s *objectScanner) eat(c byte) bool {
+	if s.pos < len(s.data) && s.data[s.pos] == c {
+		s.pos++
+		return true
+	}
+	return false
+}
+
+// str skips a string, quotes included.
+func (s *objectScanner) str() bool {
+	if !s.eat('"') {
+		return false
+	}
+	for s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case '\\':
+			s.pos += 2
+			continue
+		case '"':
+			s.pos++
+			return true
+		}
+		s.pos++
+	}
+	return false
+}
+
+// value skips a value. Brackets are counted, not matched: the decoder
+// rejects a mismatch.
+func (s *objectScanner) value() bool {
+	if s.pos >= len(s.data) {
+		return false
+	}
+	switch s.data[s.pos] {
+	case '"':
+		return s.str()
+	case '{', '[':
+		depth := 0
+		for s.pos < len(s.data) {
+			switch s.data[s.pos] {
+			case '"':
+				if !s.str() {
+					return false
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					s.pos++
+					return true
+				}
+			}
+			s.pos++
+		}
+		return false
+	}
+	start := s.pos
+	for s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case ',', '}', ']', ' ', '\t', '\r', '\n':
+			return s.pos > start
+		}
+		s.pos++
+	}
+	return s.pos > start
 }
 
 var (

@@ -3,12 +3,17 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"keyward"
 )
@@ -58,6 +63,18 @@ func TestDecode(t *testing.T) {
 		{"null", http.MethodPost, `null`, nil, http.StatusBadRequest, keyward.EINVALID, nil},
 		{"syntax", http.MethodPost, `{"name":}`, nil, http.StatusBadRequest, keyward.EINVALID, nil},
 		{"truncated", http.MethodPost, `{"name":"a"`, nil, http.StatusBadRequest, keyward.EINVALID, nil},
+		// Member names match exactly: encoding/json alone would take these.
+		{"upper case", http.MethodPost, `{"NAME":"a"}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"NAME"}},
+		{"title case patch", http.MethodPatch, `{"Enabled":false}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"Enabled"}},
+		{"case variant beside exact", http.MethodPost, `{"name":"a","Name":"b"}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"Name"}},
+		{"unicode fold", http.MethodPost, `{"name":"a","ſervice_account_id":"sa"}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"ſervice_account_id"}},
+		{"escaped exact name", http.MethodPost, `{"n\u0061me":"a"}`, nil, http.StatusCreated, "", nil},
+		{"duplicate", http.MethodPost, `{"name":"a","name":"b"}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"name"}},
+		{"duplicate escaped", http.MethodPost, `{"name":"a","n\u0061me":"b"}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"name"}},
+		{"duplicate patch", http.MethodPatch, `{"enabled":true,"name":"x","enabled":false}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"enabled"}},
+		{"every bad name once", http.MethodPost, `{"A":1,"name":"a","b":{"c":[2]},"name":"b","A":3,"name":"c"}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"A", "b", "name"}},
+		{"bad name before bad value", http.MethodPost, `{"NAME":5}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"NAME"}},
+		{"nested names are values", http.MethodPost, `{"name":"a","metadata":{"NAME":1,"x":{"x":2},"x":3}}`, nil, http.StatusCreated, "", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,9 +108,9 @@ func TestDecode_FieldMessages(t *testing.T) {
 		{`{"enabled":1}`, keyward.FieldError{Field: "enabled", Message: "must be true or false"}},
 		{`{"expires_at":"tomorrow"}`, keyward.FieldError{Field: "expires_at", Message: "must be an RFC 3339 date-time such as 2030-01-02T15:04:05Z"}},
 		{`{"name":"a","expires_at":[]}`, keyward.FieldError{Field: "expires_at", Message: "must be an RFC 3339 date-time such as 2030-01-02T15:04:05Z"}},
-		// encoding/json matches member names regardless of case.
-		{`{"Expires_At":"tomorrow"}`, keyward.FieldError{Field: "Expires_At", Message: "must be an RFC 3339 date-time such as 2030-01-02T15:04:05Z"}},
+		{`{"Expires_At":"tomorrow"}`, keyward.FieldError{Field: "Expires_At", Message: "is not a known field"}},
 		{`{"nope":1}`, keyward.FieldError{Field: "nope", Message: "is not a known field"}},
+		{`{"name":"a","name":"a"}`, keyward.FieldError{Field: "name", Message: "is a duplicate member"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.body, func(t *testing.T) {
@@ -115,6 +132,7 @@ func checkDecode(t *testing.T, body []byte, v any) {
 	req := &http.Request{Header: http.Header{"Content-Type": {jsonType}}, Body: io.NopCloser(bytes.NewReader(body))}
 	err := decodeJSON(httptest.NewRecorder(), req, v, false)
 	if err == nil {
+		checkMemberNames(t, body, v)
 		return
 	}
 	var e *keyward.Error
@@ -126,6 +144,34 @@ func checkDecode(t *testing.T, body []byte, v any) {
 	}
 }
 
+// checkMemberNames fails unless every member of the decoded object body is
+// named exactly as one of v's fields, once. It walks the members with
+// encoding/json, independently of objectScanner.
+func checkMemberNames(t *testing.T, body []byte, v any) {
+	t.Helper()
+	fields := fieldsOf(reflect.TypeOf(v).Elem())
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil {
+		t.Fatalf("decode %q: accepted, but %v", body, err)
+	}
+	seen := make(map[string]bool)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatalf("decode %q: accepted, but %v", body, err)
+		}
+		name := tok.(string)
+		if fields.typeOf(name) == nil || seen[name] {
+			t.Fatalf("decode %q: accepted member %q, unknown or repeated", body, name)
+		}
+		seen[name] = true
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			t.Fatalf("decode %q: accepted, but %v", body, err)
+		}
+	}
+}
+
 var fuzzSeeds = []string{
 	`{"name":"a"}`,
 	`{"name":"a","permissions":["x.read"],"allowed_ips":["10.0.0.0/8"],"expires_at":"2030-01-02T15:04:05Z","metadata":{"a":[1]},"enabled":true}`,
@@ -134,6 +180,9 @@ var fuzzSeeds = []string{
 	`{"key":"kw_live_x","permissions":"a AND b","ip":"::1","user_agent":"u"}`,
 	`{"name":1}`,
 	`{"x":1}`,
+	`{"NAME":"a","\u212aey":"k","n\u0061me":"a"}`,
+	`{"name":"a","name":"b"}`,
+	`{"metadata":{"a":"}\"]","b":[{}]},"name":"x"}`,
 	`{} {}`,
 	`[]`,
 	`{"a":`,
@@ -167,5 +216,104 @@ func FuzzDecodeVerifyRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var req keyward.VerifyRequest
 		checkDecode(t, body, &req)
+	})
+}
+
+// The verify route, whose callers are other services' code rather than
+// people, reads its members as strictly as the management routes.
+func TestVerify_StrictMembers(t *testing.T) {
+	tests := []struct {
+		body   string
+		fields []string
+	}{
+		{`{"KEY":"k"}`, []string{"KEY"}},
+		{`{"\u212aey":"k"}`, []string{"\u212aey"}},
+		{`{"key":"k","Permissions":"admin:*"}`, []string{"Permissions"}},
+		{`{"key":"k","permissions":"a.read","permissions":""}`, []string{"permissions"}},
+		{`{"key":"a","key":"b"}`, []string{"key"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.body, func(t *testing.T) {
+			// The verifier mock has no function: reaching it panics.
+			s := MustOpenServer(t)
+			wantProblem(t, s.do(t, http.MethodPost, "/v1/verify", tt.body), http.StatusBadRequest, keyward.EINVALID, tt.fields...)
+		})
+	}
+}
+
+// A body of thousands of bad names answers a bounded number of errors.
+func TestDecode_ManyBadMembers(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"name":"a"`)
+	for i := range 1000 {
+		fmt.Fprintf(&b, `,"x%d":1,"name":"a"`, i)
+	}
+	b.WriteString("}")
+	var in keyward.KeyCreate
+	fields := keyward.ErrorFields(decodeBody([]byte(b.String()), &in))
+	if len(fields) != maxFieldErrors {
+		t.Errorf("field errors: got %d, want %d", len(fields), maxFieldErrors)
+	}
+	if want := (keyward.FieldError{Field: "name", Message: "is a duplicate member"}); fields[1] != want {
+		t.Errorf("second field error: got %+v, want %+v", fields[1], want)
+	}
+}
+
+// objectScanner finds the members that encoding/json finds, with the same
+// raw values, in every well-formed object.
+func FuzzObjectScanner(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s))
+	}
+	for _, s := range []string{` { } `, `{"a":{"b":["}",{"c":"\\"}]},"d":-1.5e3,"e":null}`, `{"a\"b":true , "c" : false}`, `{"a":1,}`, `{"a" 1}`, `{"a":"\`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		type member struct{ Name, Value string }
+		var got []member
+		sc := newObjectScanner(data)
+		for {
+			quoted, raw, ok := sc.next()
+			if !ok {
+				break
+			}
+			name, ok := unquoteName(quoted)
+			if !ok {
+				break
+			}
+			got = append(got, member{string(name), string(raw)})
+		}
+		trimmed := bytes.TrimLeft(data, jsonSpace)
+		if !json.Valid(data) || len(trimmed) == 0 || trimmed[0] != '{' {
+			return
+		}
+		if rest := bytes.Trim(data[sc.pos:], jsonSpace); len(rest) != 0 {
+			t.Errorf("%q: scan stopped before %q", data, rest)
+		}
+		var want []member
+		dec := json.NewDecoder(bytes.NewReader(data))
+		if _, err := dec.Token(); err != nil {
+			t.Fatal(err)
+		}
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, member{tok.(string), string(raw)})
+		}
+		// encoding/json decodes each invalid UTF-8 byte of a name as
+		// U+FFFD; the scanner keeps the bytes, which match no field either
+		// way.
+		for i := range got {
+			got[i].Name = string([]rune(got[i].Name))
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%q: members (-encoding/json +scanner):\n%s", data, diff)
+		}
 	})
 }

@@ -3,13 +3,16 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"keyward"
+	"keyward/keyformat"
 )
 
 func TestCreateKey(t *testing.T) {
@@ -131,6 +134,50 @@ func TestListQuery_Invalid(t *testing.T) {
 			// The mocks have no functions: reaching a service panics.
 			s := MustOpenServer(t)
 			wantProblem(t, s.do(t, http.MethodGet, tt.path, ""), http.StatusBadRequest, keyward.EINVALID, tt.fields...)
+		})
+	}
+}
+
+// Every route rejects a query parameter it does not read, and a repeated
+// one, before reaching its service (the mocks have no functions: reaching
+// one panics).
+func TestQuery_Strict(t *testing.T) {
+	key := mustGenerate(t, keyformat.DefaultPrefix)
+	many := make([]string, 30)
+	for i := range many {
+		many[i] = fmt.Sprintf("p%02d=1", i)
+	}
+	tests := []struct {
+		method, path string
+		fields       []string
+	}{
+		{http.MethodGet, "/v1/keys?owner=alice", []string{"owner"}},
+		{http.MethodGet, "/v1/keys?OWNER_ID=alice", []string{"OWNER_ID"}},
+		{http.MethodGet, "/v1/keys?owner_id=a&owner_id=b", []string{"owner_id"}},
+		{http.MethodGet, "/v1/keys?limit=5&limit=5", []string{"limit"}},
+		{http.MethodGet, "/v1/keys?revoked=true&b=1&a=2&a=3&revoked=false", []string{"a", "b", "revoked"}},
+		{http.MethodGet, "/v1/keys?=x", []string{""}},
+		{http.MethodGet, "/v1/keys?" + strings.Join(many, "&"), []string{"p00", "p01", "p02", "p03", "p04", "p05", "p06", "p07", "p08", "p09"}},
+		{http.MethodGet, "/v1/keys?" + key + "=1", []string{keyformat.DisplayPrefix(key) + "…"}},
+		{http.MethodGet, "/v1/service-accounts?owner_id=u1", []string{"owner_id"}},
+		{http.MethodGet, "/v1/audit-events?action=key.create&actor=me", []string{"actor"}},
+		{http.MethodGet, "/v1/whoami?verbose", []string{"verbose"}},
+		{http.MethodGet, "/v1/keys/k1?fields=name", []string{"fields"}},
+		{http.MethodDelete, "/v1/service-accounts/sa-1?force=true", []string{"force"}},
+		{http.MethodPost, "/v1/verify?key=x", []string{"key"}},
+		{http.MethodGet, "/healthz?probe=1", []string{"probe"}},
+		// The parser's complaint would quote the input: no field is named.
+		{http.MethodGet, "/v1/keys?limit=%zz", nil},
+		{http.MethodGet, "/v1/keys?limit=1;prefix=a", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			s := MustOpenServer(t)
+			res := s.do(t, tt.method, tt.path, "")
+			wantProblem(t, res, http.StatusBadRequest, keyward.EINVALID, tt.fields...)
+			if strings.Contains(string(res.body), key[len(keyformat.DisplayPrefix(key)):]) {
+				t.Errorf("answer holds the key: %s", res.body)
+			}
 		})
 	}
 }

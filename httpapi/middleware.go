@@ -2,9 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"path"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -33,7 +35,8 @@ const requestIDHeader = "X-Request-Id"
 const maxRequestIDLen = 128
 
 // withRequestInfo names the request, answers its id on every response and
-// puts the keyward.RequestInfo that services record into the context.
+// puts the keyward.RequestInfo that services record into the context. The
+// user agent, which lands in audit rows, is bounded and made printable.
 func (s *Server) withRequestInfo(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(requestIDHeader)
@@ -44,7 +47,7 @@ func (s *Server) withRequestInfo(next http.Handler) http.Handler {
 		h := w.Header()
 		h.Set(requestIDHeader, id)
 		h.Set("X-Content-Type-Options", "nosniff")
-		info := keyward.RequestInfo{RequestID: id, RemoteIP: remoteIP(r), UserAgent: r.UserAgent()}
+		info := keyward.RequestInfo{RequestID: id, RemoteIP: remoteIP(r), UserAgent: keyward.CleanUserAgent(r.UserAgent())}
 		next.ServeHTTP(w, r.WithContext(keyward.NewContextWithRequestInfo(r.Context(), info)))
 	})
 }
@@ -106,8 +109,9 @@ func (w *responseRecorder) Unwrap() http.ResponseWriter {
 
 type recorderContextKey struct{}
 
-// logRequests writes one access log line per request. It logs the path but
-// never the query string, headers or bodies: any of them may hold a key.
+// logRequests writes one access log line per request. It logs the path,
+// with keys redacted, but never the query string, headers or bodies: any
+// of them may hold a key.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -119,7 +123,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		}
 		attrs := []slog.Attr{
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("path", redactKeys(r.URL.Path)),
 			slog.Int("status", status),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("request_id", keyward.RequestInfoFromContext(r.Context()).RequestID),
@@ -146,9 +150,10 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			}
 			s.logger().LogAttrs(r.Context(), slog.LevelError, "panic",
 				slog.String("method", r.Method),
-				slog.String("path", r.URL.Path),
+				slog.String("path", redactKeys(r.URL.Path)),
 				slog.String("request_id", keyward.RequestInfoFromContext(r.Context()).RequestID),
-				slog.Any("panic", v),
+				// The panic may quote the input it choked on.
+				slog.String("panic", redactKeys(fmt.Sprint(v))),
 				slog.String("stack", string(debug.Stack())),
 			)
 			if rec, ok := w.(*responseRecorder); ok && rec.status != 0 {
@@ -157,6 +162,23 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			}
 			s.writeError(w, r, keyward.Errorf(keyward.EINTERNAL, "Internal error."))
 		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// rejectUncleanPaths answers 404 to a path that is not in canonical form:
+// one with an empty, "." or ".." segment or a trailing slash. ServeMux
+// would answer those with a redirect in HTML to the cleaned path. No route
+// ends in a slash, so one that does names nothing. Checking the unescaped
+// path suffices: an unclean escaped path (what ServeMux cleans) unescapes
+// to an unclean path, and an escaped "%2E%2E" segment is refused too.
+func (s *Server) rejectUncleanPaths(next http.Handler) http.Handler {
+	unclean := s.adapt(notFound)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p != path.Clean(p) {
+			unclean.ServeHTTP(w, r)
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -2,14 +2,18 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
 	"keyward"
+	"keyward/keyformat"
 )
 
 func TestAuthenticate(t *testing.T) {
@@ -275,5 +279,139 @@ func TestAccessLog(t *testing.T) {
 		if _, ok := line["duration"].(float64); !ok {
 			t.Errorf("line %d: no duration: %v", i, line)
 		}
+	}
+}
+
+// A path that is not in canonical form answers a 404 problem rather than
+// ServeMux's HTML redirect, and reaches no handler: the mocks have no
+// functions, so reaching a service would panic into a 500.
+func TestUncleanPaths(t *testing.T) {
+	tests := []struct{ method, path string }{
+		{http.MethodGet, "/v1//whoami"},
+		{http.MethodGet, "//v1/whoami"},
+		{http.MethodGet, "/v1/keys/a/../../whoami"},
+		{http.MethodGet, "/v1/./whoami"},
+		{http.MethodGet, "/v1/whoami/"},
+		{http.MethodGet, "/v1/keys/k1/.."},
+		{http.MethodGet, "/v1/keys/%2E%2E/whoami"},
+		{http.MethodGet, "/v1/keys/%2e%2E"},
+		{http.MethodPost, "/v1//verify"},
+		{http.MethodGet, "/healthz/"},
+		{http.MethodPost, "/v1/keys/k1/revoke/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			s := MustOpenServer(t)
+			res := s.do(t, tt.method, tt.path, "")
+			p := wantProblem(t, res, http.StatusNotFound, keyward.ENOTFOUND)
+			if p.Detail != "No such endpoint." {
+				t.Errorf("detail: got %q, want %q", p.Detail, "No such endpoint.")
+			}
+			if loc := res.header.Get("Location"); loc != "" {
+				t.Errorf("Location: got %q, want none", loc)
+			}
+		})
+	}
+}
+
+// A key pasted into a path, a query parameter name or a member name, or
+// quoted by a failing service, reaches neither the logs nor an answer.
+func TestKeyInRequest_Redacted(t *testing.T) {
+	key := mustGenerate(t, keyformat.DefaultPrefix)
+	shown := keyformat.DisplayPrefix(key) + "…"
+	s := MustOpenServer(t)
+	s.keys.FindKeyByIDFn = func(ctx context.Context, id string) (*keyward.Key, error) {
+		return nil, keyward.Errorf(keyward.ENOTFOUND, "Key %q not found.", id)
+	}
+	s.keys.DeleteKeyFn = func(ctx context.Context, id string) (*keyward.Key, error) {
+		return nil, errors.New("delete " + id + ": disk on fire")
+	}
+	s.keys.RevokeKeyFn = func(ctx context.Context, id string) (*keyward.Key, error) {
+		panic("cannot revoke " + id)
+	}
+	calls := []struct {
+		method, path, body string
+		status             int
+	}{
+		{http.MethodGet, "/v1/keys/" + key, "", http.StatusNotFound},
+		{http.MethodDelete, "/v1/keys/" + key, "", http.StatusInternalServerError},
+		{http.MethodPost, "/v1/keys/" + key + "/revoke", "", http.StatusInternalServerError},
+		{http.MethodGet, "/v1/keys/" + key + "/nope", "", http.StatusNotFound},
+		{http.MethodGet, "/v1//keys/" + key, "", http.StatusNotFound},
+		{http.MethodGet, "/v1/keys?" + key, "", http.StatusBadRequest},
+		{http.MethodPost, "/v1/verify", `{"` + key + `":1}`, http.StatusBadRequest},
+	}
+	var bodies []string
+	for _, c := range calls {
+		res := s.do(t, c.method, c.path, c.body)
+		wantStatus(t, res, c.status)
+		bodies = append(bodies, string(res.body))
+	}
+	s.Close()
+
+	secret := key[len(keyformat.DisplayPrefix(key)):]
+	for i, body := range append(bodies, s.log.String()) {
+		if strings.Contains(body, secret) {
+			t.Errorf("%d: holds the key:\n%s", i, body)
+		}
+	}
+	if !strings.Contains(bodies[0], shown) || !strings.Contains(bodies[5], shown) || !strings.Contains(bodies[6], shown) {
+		t.Errorf("answers do not name the key by its prefix:\n%s", strings.Join(bodies, ""))
+	}
+	var paths []any
+	for _, line := range s.log.lines(t) {
+		switch line["msg"] {
+		case "http request":
+			paths = append(paths, line["path"])
+		case "panic":
+			if want := "cannot revoke " + shown; line["panic"] != want || line["path"] != "/v1/keys/"+shown+"/revoke" {
+				t.Errorf("panic line: got panic %q path %q, want %q and the redacted path", line["panic"], line["path"], want)
+			}
+		case "request failed":
+			if want := "delete " + shown + ": disk on fire"; line["error"] != want {
+				t.Errorf("request failed line: got error %q, want %q", line["error"], want)
+			}
+		}
+	}
+	want := []any{"/v1/keys/" + shown, "/v1/keys/" + shown, "/v1/keys/" + shown + "/revoke", "/v1/keys/" + shown + "/nope",
+		"/v1//keys/" + shown, "/v1/keys", "/v1/verify"}
+	if diff := cmp.Diff(want, paths); diff != "" {
+		t.Errorf("access log paths (-want +got):\n%s", diff)
+	}
+}
+
+// The user agent that services record, in audit rows among others, is at
+// most keyward.MaxUserAgentLen bytes of printable text.
+func TestRequestInfo_UserAgent(t *testing.T) {
+	long := strings.Repeat("é", 1000)
+	tests := []struct{ name, in, want string }{
+		{"plain", "curl/8.5.0", "curl/8.5.0"},
+		{"controls", "evil\x1b[2J\r\x7f\u0085", "evil\uFFFD[2J\uFFFD\uFFFD\uFFFD"},
+		{"bidi", "report\u202Egpj.exe\u2066", "report\uFFFDgpj.exe\uFFFD"},
+		{"long", long, long[:keyward.MaxUserAgentLen]},
+		{"long, cut inside a rune", "a" + long, "a" + long[:keyward.MaxUserAgentLen-2]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := MustOpenServer(t)
+			var got string
+			s.keys.WhoAmIFn = func(ctx context.Context) (*keyward.Key, error) {
+				got = keyward.RequestInfoFromContext(ctx).UserAgent
+				return testKeyRecord(), nil
+			}
+			// Through Handler: net/http's own server refuses control
+			// characters in headers, but Handler may be mounted anywhere.
+			req := httptest.NewRequest(http.MethodGet, "/v1/whoami", nil)
+			req.Header.Set("Authorization", "Bearer "+testSecret)
+			req.Header.Set("User-Agent", tt.in)
+			rec := httptest.NewRecorder()
+			s.Handler().ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("status: got %d, want 200: %s", rec.Code, rec.Body)
+			}
+			if got != tt.want {
+				t.Errorf("user agent: got %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"keyward"
 )
@@ -73,6 +74,51 @@ func TestOpenAPI_MatchesRoutes(t *testing.T) {
 	if diff := cmp.Diff(routed, documented); diff != "" {
 		t.Errorf("routes (-routed +documented; the value says public):\n%s", diff)
 	}
+}
+
+// Each operation documents exactly the query parameters its route reads,
+// the only ones it accepts, and the 400 that answers any other.
+func TestOpenAPI_QueryParameters(t *testing.T) {
+	var doc struct {
+		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		Components struct {
+			Parameters map[string]openAPIParameter `json:"parameters"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range (&Server{}).routes() {
+		var op struct {
+			Parameters []openAPIParameter         `json:"parameters"`
+			Responses  map[string]json.RawMessage `json:"responses"`
+		}
+		if err := json.Unmarshal(doc.Paths[rt.path][strings.ToLower(rt.method)], &op); err != nil {
+			t.Fatalf("%s %s: %v", rt.method, rt.path, err)
+		}
+		var documented []string
+		for _, p := range op.Parameters {
+			if p.Ref != "" {
+				p = doc.Components.Parameters[strings.TrimPrefix(p.Ref, "#/components/parameters/")]
+			}
+			if p.In == "query" {
+				documented = append(documented, p.Name)
+			}
+		}
+		if diff := cmp.Diff(slices.Sorted(slices.Values(rt.query)), slices.Sorted(slices.Values(documented)), cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s %s: query parameters (-routed +documented):\n%s", rt.method, rt.path, diff)
+		}
+		if _, ok := op.Responses["400"]; !ok {
+			t.Errorf("%s %s: no 400 response", rt.method, rt.path)
+		}
+	}
+}
+
+// openAPIParameter is a parameter object or a reference to one.
+type openAPIParameter struct {
+	Ref  string `json:"$ref"`
+	Name string `json:"name"`
+	In   string `json:"in"`
 }
 
 // Every $ref points at a component that exists.

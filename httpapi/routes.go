@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -9,37 +11,38 @@ import (
 )
 
 // route is one endpoint: a method and a ServeMux path pattern, whether it
-// is served without a key, and its handler.
+// is served without a key, the query parameters it reads, and its handler.
 type route struct {
 	method  string
 	path    string
 	public  bool
+	query   []string
 	handler handlerFunc
 }
 
 // routes lists the whole API surface. openapi.json describes exactly these
-// routes; a test holds the two together.
+// routes and their query parameters; a test holds the two together.
 func (s *Server) routes() []route {
 	return []route{
-		{http.MethodGet, "/healthz", true, s.handleHealthz},
-		{http.MethodGet, "/readyz", true, s.handleReadyz},
-		{http.MethodGet, "/openapi.json", true, s.handleOpenAPI},
+		{http.MethodGet, "/healthz", true, nil, s.handleHealthz},
+		{http.MethodGet, "/readyz", true, nil, s.handleReadyz},
+		{http.MethodGet, "/openapi.json", true, nil, s.handleOpenAPI},
 
-		{http.MethodPost, "/v1/keys", false, s.handleCreateKey},
-		{http.MethodGet, "/v1/keys", false, s.handleFindKeys},
-		{http.MethodGet, "/v1/keys/{id}", false, s.handleFindKeyByID},
-		{http.MethodPatch, "/v1/keys/{id}", false, s.handleUpdateKey},
-		{http.MethodDelete, "/v1/keys/{id}", false, s.handleDeleteKey},
-		{http.MethodPost, "/v1/keys/{id}/revoke", false, s.handleRevokeKey},
+		{http.MethodPost, "/v1/keys", false, nil, s.handleCreateKey},
+		{http.MethodGet, "/v1/keys", false, []string{"owner_id", "service_account_id", "revoked", "prefix", "cursor", "limit"}, s.handleFindKeys},
+		{http.MethodGet, "/v1/keys/{id}", false, nil, s.handleFindKeyByID},
+		{http.MethodPatch, "/v1/keys/{id}", false, nil, s.handleUpdateKey},
+		{http.MethodDelete, "/v1/keys/{id}", false, nil, s.handleDeleteKey},
+		{http.MethodPost, "/v1/keys/{id}/revoke", false, nil, s.handleRevokeKey},
 
-		{http.MethodPost, "/v1/service-accounts", false, s.handleCreateServiceAccount},
-		{http.MethodGet, "/v1/service-accounts", false, s.handleFindServiceAccounts},
-		{http.MethodGet, "/v1/service-accounts/{id}", false, s.handleFindServiceAccountByID},
-		{http.MethodDelete, "/v1/service-accounts/{id}", false, s.handleDeleteServiceAccount},
+		{http.MethodPost, "/v1/service-accounts", false, nil, s.handleCreateServiceAccount},
+		{http.MethodGet, "/v1/service-accounts", false, []string{"cursor", "limit"}, s.handleFindServiceAccounts},
+		{http.MethodGet, "/v1/service-accounts/{id}", false, nil, s.handleFindServiceAccountByID},
+		{http.MethodDelete, "/v1/service-accounts/{id}", false, nil, s.handleDeleteServiceAccount},
 
-		{http.MethodPost, "/v1/verify", false, s.handleVerify},
-		{http.MethodGet, "/v1/whoami", false, s.handleWhoAmI},
-		{http.MethodGet, "/v1/audit-events", false, s.handleFindAuditEvents},
+		{http.MethodPost, "/v1/verify", false, nil, s.handleVerify},
+		{http.MethodGet, "/v1/whoami", false, nil, s.handleWhoAmI},
+		{http.MethodGet, "/v1/audit-events", false, []string{"action", "target_id", "cursor", "limit"}, s.handleFindAuditEvents},
 	}
 }
 
@@ -56,6 +59,48 @@ func (s *Server) adapt(h handlerFunc) http.Handler {
 	})
 }
 
+// checkQuery makes h reject a query string with a parameter that is not
+// one of names, or with one given twice: a misspelt filter such as
+// owner=alice must not silently list everything, and a repeated one has
+// no single meaning.
+func checkQuery(names []string, h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		// Most requests, verify's among them, have no query at all.
+		if r.URL.RawQuery != "" {
+			if err := queryError(r.URL.RawQuery, names); err != nil {
+				return err
+			}
+		}
+		return h(w, r)
+	}
+}
+
+// queryError returns the validation error of the query string raw, or nil
+// when it holds only names, each once.
+func queryError(raw string, names []string) error {
+	values, err := url.ParseQuery(raw)
+	if err != nil {
+		// The parser's message quotes the input, which may hold a key.
+		return keyward.Errorf(keyward.EINVALID, "The query string is malformed.")
+	}
+	var errs []keyward.FieldError
+	for _, name := range slices.Sorted(maps.Keys(values)) {
+		if len(errs) == maxFieldErrors {
+			break
+		}
+		switch {
+		case !slices.Contains(names, name):
+			errs = appendFieldError(errs, name, "is not a known query parameter")
+		case len(values[name]) > 1:
+			errs = appendFieldError(errs, name, "must not be repeated")
+		}
+	}
+	if errs != nil {
+		return keyward.Invalid(errs...)
+	}
+	return nil
+}
+
 // newMux registers every route. ServeMux answers unknown paths and wrong
 // methods in plain text, so each path also gets a method-less pattern, which
 // ServeMux prefers less than the method-specific ones, answering a 405
@@ -65,7 +110,7 @@ func (s *Server) newMux() *http.ServeMux {
 	methods := make(map[string][]string)
 	var paths []string
 	for _, rt := range s.routes() {
-		h := s.adapt(rt.handler)
+		h := s.adapt(checkQuery(rt.query, rt.handler))
 		if !rt.public {
 			h = s.authenticate(h)
 		}

@@ -17,13 +17,16 @@ import (
 	"keyward"
 )
 
-// Timeouts of the listening server. Requests are small JSON documents, so
+// Limits of the listening server. Requests are small JSON documents, so
 // generous bounds only ever cut off slow or stuck clients.
 const (
 	readHeaderTimeout = 10 * time.Second
 	readTimeout       = 30 * time.Second
 	writeTimeout      = 30 * time.Second
 	idleTimeout       = 2 * time.Minute
+	// maxHeaderBytes bounds the request headers, against net/http's 1 MB:
+	// a key and a user agent need a few hundred bytes.
+	maxHeaderBytes = 64 << 10
 	// shutdownTimeout bounds how long Close waits for requests in flight.
 	shutdownTimeout = 10 * time.Second
 )
@@ -67,9 +70,9 @@ func (s *Server) logger() *slog.Logger {
 }
 
 // Handler returns the API's handler: every route of routes.go behind the
-// request id, access log and panic recovery middleware.
+// request id, access log, panic recovery and clean path middleware.
 func (s *Server) Handler() http.Handler {
-	return chain(s.newMux(), s.withRequestInfo, s.logRequests, s.recoverPanics)
+	return chain(s.newMux(), s.withRequestInfo, s.logRequests, s.recoverPanics, s.rejectUncleanPaths)
 }
 
 // Open listens on Addr and serves in the background until Close.
@@ -85,6 +88,7 @@ func (s *Server) Open() error {
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.logger().Handler(), slog.LevelWarn),
 	}
 	go func() {

@@ -293,3 +293,18 @@ func TestServer_OpenBadAddr(t *testing.T) {
 		t.Error("Open: got nil error for a bad address")
 	}
 }
+
+// Headers are bounded well below net/http's 1 MB default, and the server
+// cuts off clients that send slowly (slowloris) or idle forever.
+func TestServer_Limits(t *testing.T) {
+	s := MustOpenServer(t)
+	s.keys.WhoAmIFn = func(ctx context.Context) (*keyward.Key, error) {
+		return testKeyRecord(), nil
+	}
+	wantStatus(t, s.do(t, http.MethodGet, "/v1/whoami", "", header("X-Padding", strings.Repeat("a", 16<<10))), http.StatusOK)
+	wantStatus(t, s.do(t, http.MethodGet, "/v1/whoami", "", header("X-Padding", strings.Repeat("a", 100<<10))), http.StatusRequestHeaderFieldsTooLarge)
+	if s.srv.ReadHeaderTimeout <= 0 || s.srv.ReadTimeout <= 0 || s.srv.IdleTimeout <= 0 {
+		t.Errorf("timeouts: ReadHeaderTimeout %v, ReadTimeout %v, IdleTimeout %v; want all set",
+			s.srv.ReadHeaderTimeout, s.srv.ReadTimeout, s.srv.IdleTimeout)
+	}
+}
