@@ -316,3 +316,34 @@ func testPing(t *testing.T, s keyward.Store) {
 		t.Errorf("Ping() = %v, want nil", err)
 	}
 }
+
+// checkPages walks a list of seven items in pages of three through page,
+// which returns one page's ids and the next cursor, and checks that the
+// pages hold 3, 3 and 1 items and together want, in order.
+func checkPages(t *testing.T, want []string, page func(cursor string) ([]string, string, error)) {
+	t.Helper()
+	var got []string
+	var sizes []int
+	cursor := ""
+	for {
+		ids, next, err := page(cursor)
+		if err != nil {
+			t.Fatalf("page after cursor %q: %v", cursor, err)
+		}
+		sizes = append(sizes, len(ids))
+		got = append(got, ids...)
+		if next == "" {
+			break
+		}
+		if len(sizes) > len(want) {
+			t.Fatalf("pagination does not end")
+		}
+		cursor = next
+	}
+	if diff := cmp.Diff([]int{3, 3, 1}, sizes); diff != "" {
+		t.Errorf("page sizes mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("paged ids mismatch (-want +got):\n%s", diff)
+	}
+}
