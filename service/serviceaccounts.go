@@ -70,8 +70,17 @@ func (s *Service) DeleteServiceAccount(ctx context.Context, id string) (*keyward
 		return nil, err
 	}
 	now := s.clock()
+	// Like writeKey, drop the keys from the cache whatever the outcome: a
+	// commit whose acknowledgement was lost must not leave them served.
+	var seen []*keyward.Key
+	defer func() {
+		for _, k := range seen {
+			s.engine.Invalidate(k.Hash)
+		}
+	}()
 	ev := s.event(ctx, p, keyward.ActionServiceAccountDelete, "service_account", id, nil)
-	revoked, err := s.store.DeleteServiceAccount(ctx, p.OrgID, id, now, func(keys []*keyward.Key) error {
+	_, err = s.store.DeleteServiceAccount(ctx, p.OrgID, id, now, func(keys []*keyward.Key) error {
+		seen = keys
 		ids := make([]string, 0, len(keys))
 		for _, k := range keys {
 			if err := checkTarget(p, k); err != nil {
@@ -85,9 +94,6 @@ func (s *Service) DeleteServiceAccount(ctx context.Context, id string) (*keyward
 	}, ev)
 	if err != nil {
 		return nil, err
-	}
-	for _, k := range revoked {
-		s.engine.Invalidate(k.Hash)
 	}
 	sa.DeletedAt = &now
 	return sa, nil
