@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -133,9 +132,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 // open opens the store and builds the engine and services on it.
 func (m *Main) open() error {
-	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
-	}
+	// The store creates the data dir (0700) with its database file.
 	m.DB = sqlite.NewDB(filepath.Join(m.Config.DataDir, "keyward.db"))
 	if err := m.DB.Open(); err != nil {
 		return fmt.Errorf("open database: %w", err)
