@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	_ "embed"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -39,9 +41,67 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, status{Status: "ok"})
 }
 
-// handleOpenAPI serves openapi.json.
+// handleOpenAPI serves openapi.json with the mounts' documents merged in.
 func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", jsonType)
-	_, _ = w.Write(openAPI)
+	_, _ = w.Write(s.openAPI)
+	return nil
+}
+
+// mergeOpenAPI adds the tags, paths and components of each mount's
+// document to base. A path or component that two documents define is an
+// error: one would silently hide the other.
+func mergeOpenAPI(base []byte, mounts []Mount) ([]byte, error) {
+	if len(mounts) == 0 {
+		return base, nil
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(base, &doc); err != nil {
+		return nil, fmt.Errorf("openapi.json: %w", err)
+	}
+	for _, m := range mounts {
+		if m.OpenAPI == nil {
+			continue
+		}
+		var part map[string]any
+		if err := json.Unmarshal(m.OpenAPI, &part); err != nil {
+			return nil, fmt.Errorf("OpenAPI document of %s: %w", m.Prefix, err)
+		}
+		if tags, ok := part["tags"].([]any); ok {
+			doc["tags"] = append(doc["tags"].([]any), tags...)
+		}
+		if err := mergeMembers(doc, part, m.Prefix, "paths"); err != nil {
+			return nil, err
+		}
+		comps, _ := part["components"].(map[string]any)
+		for kind := range comps {
+			if doc["components"] == nil {
+				doc["components"] = map[string]any{}
+			}
+			if err := mergeMembers(doc["components"].(map[string]any), comps, m.Prefix, kind); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return json.MarshalIndent(doc, "", "  ")
+}
+
+// mergeMembers copies the members of src[name], an object, into dst[name].
+func mergeMembers(dst, src map[string]any, prefix, name string) error {
+	from, _ := src[name].(map[string]any)
+	if len(from) == 0 {
+		return nil
+	}
+	to, _ := dst[name].(map[string]any)
+	if to == nil {
+		to = map[string]any{}
+		dst[name] = to
+	}
+	for k, v := range from {
+		if _, ok := to[k]; ok {
+			return fmt.Errorf("OpenAPI document of %s: %s %q is defined twice", prefix, name, k)
+		}
+		to[k] = v
+	}
 	return nil
 }

@@ -197,13 +197,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		if err != nil {
 			return err
 		}
-		if rec, ok := ctx.Value(recorderContextKey{}).(*responseRecorder); ok {
-			rec.keyID = p.KeyID
-		}
-		// Management answers describe keys and may hold a new secret: no
-		// shared cache may keep them.
-		w.Header().Set("Cache-Control", "no-store")
-		next.ServeHTTP(w, r.WithContext(keyward.NewContextWithPrincipal(ctx, p)))
+		next.ServeHTTP(w, r.WithContext(WithPrincipal(w, ctx, p)))
 		return nil
 	})
 }

@@ -127,6 +127,12 @@ func (s *Server) newMux() *http.ServeMux {
 	for _, path := range paths {
 		mux.Handle(path, s.adapt(methodNotAllowed(methods[path])))
 	}
+	for _, m := range s.Mounts {
+		mux.Handle(m.Prefix+"/", m.Handler)
+		// Without this, ServeMux would redirect the bare prefix to the
+		// subtree.
+		mux.Handle(m.Prefix, s.adapt(notFound))
+	}
 	mux.Handle("/", s.adapt(notFound))
 	return mux
 }

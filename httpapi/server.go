@@ -53,12 +53,19 @@ type Server struct {
 	// always ready.
 	Ready func(context.Context) error
 
+	// Mounts are served under their own path prefixes, behind the same
+	// request id, access log and panic recovery as the routes: the
+	// compatibility profiles of package compat. Each authenticates and
+	// answers errors in its own shape.
+	Mounts []Mount
+
 	// Logger receives the access log and unexpected errors; nil means
 	// slog.Default().
 	Logger *slog.Logger
 
-	ln  net.Listener
-	srv *http.Server
+	openAPI []byte
+	ln      net.Listener
+	srv     *http.Server
 }
 
 // logger returns the logger in use.
@@ -69,9 +76,16 @@ func (s *Server) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// Handler returns the API's handler: every route of routes.go behind the
-// request id, access log, panic recovery and clean path middleware.
+// Handler returns the API's handler: every route of routes.go and every
+// mount behind the request id, access log, panic recovery and clean path
+// middleware. It panics when a mount's OpenAPI document is malformed, a
+// mistake that the mount's own tests catch.
 func (s *Server) Handler() http.Handler {
+	doc, err := mergeOpenAPI(openAPI, s.Mounts)
+	if err != nil {
+		panic(err)
+	}
+	s.openAPI = doc
 	return chain(s.newMux(), s.withRequestInfo, s.logRequests, s.recoverPanics, s.rejectUncleanPaths)
 }
 
