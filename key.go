@@ -19,6 +19,10 @@ type Key struct {
 	ExpiresAt   *time.Time      `json:"expires_at"`
 	Enabled     bool            `json:"enabled"`
 	Metadata    json.RawMessage `json:"metadata"`
+	// RateLimits are the key's own named limits.
+	RateLimits []RateLimit `json:"rate_limits"`
+	// Credits is nil for a key that may be used without limit.
+	Credits *Credits `json:"credits"`
 
 	// OwnerID is the customer's own user id; ServiceAccountID a service
 	// account of the org. At most one is set. Empty serializes as null.
@@ -36,6 +40,10 @@ type Key struct {
 	LastUsedUserAgent string     `json:"last_used_user_agent"`
 	RevokedAt         *time.Time `json:"revoked_at"`
 	DeletedAt         *time.Time `json:"deleted_at"`
+	// RotatedFrom is the key this one replaced; RotatedTo the key that
+	// replaced it. Empty serializes as null.
+	RotatedFrom string `json:"rotated_from"`
+	RotatedTo   string `json:"rotated_to"`
 
 	// Hash is the SHA-256 (or HMAC-SHA-256) of the secret.
 	Hash []byte `json:"-"`
@@ -56,6 +64,8 @@ type keyJSON struct {
 	OwnerID           *string         `json:"owner_id"`
 	ServiceAccountID  *string         `json:"service_account_id"`
 	Metadata          json.RawMessage `json:"metadata"`
+	RateLimits        []RateLimit     `json:"rate_limits"`
+	Credits           *Credits        `json:"credits"`
 	CreatedAt         time.Time       `json:"created_at"`
 	UpdatedAt         time.Time       `json:"updated_at"`
 	CreatedBy         *string         `json:"created_by"`
@@ -64,6 +74,8 @@ type keyJSON struct {
 	LastUsedUserAgent *string         `json:"last_used_user_agent"`
 	RevokedAt         *time.Time      `json:"revoked_at"`
 	DeletedAt         *time.Time      `json:"deleted_at"`
+	RotatedFrom       *string         `json:"rotated_from"`
+	RotatedTo         *string         `json:"rotated_to"`
 }
 
 // MarshalJSON writes empty optional strings as null, empty lists as [] and
@@ -82,6 +94,8 @@ func (k *Key) MarshalJSON() ([]byte, error) {
 		OwnerID:           nullString(k.OwnerID),
 		ServiceAccountID:  nullString(k.ServiceAccountID),
 		Metadata:          k.Metadata,
+		RateLimits:        nonNil(k.RateLimits),
+		Credits:           k.Credits,
 		CreatedAt:         k.CreatedAt,
 		UpdatedAt:         k.UpdatedAt,
 		CreatedBy:         nullString(k.CreatedBy),
@@ -90,6 +104,8 @@ func (k *Key) MarshalJSON() ([]byte, error) {
 		LastUsedUserAgent: nullString(k.LastUsedUserAgent),
 		RevokedAt:         k.RevokedAt,
 		DeletedAt:         k.DeletedAt,
+		RotatedFrom:       nullString(k.RotatedFrom),
+		RotatedTo:         nullString(k.RotatedTo),
 	}
 	if len(out.Metadata) == 0 {
 		out.Metadata = json.RawMessage("{}")
@@ -117,6 +133,8 @@ func (k *Key) UnmarshalJSON(data []byte) error {
 		OwnerID:           deref(in.OwnerID),
 		ServiceAccountID:  deref(in.ServiceAccountID),
 		Metadata:          in.Metadata,
+		RateLimits:        in.RateLimits,
+		Credits:           in.Credits,
 		CreatedAt:         in.CreatedAt,
 		UpdatedAt:         in.UpdatedAt,
 		CreatedBy:         deref(in.CreatedBy),
@@ -125,6 +143,8 @@ func (k *Key) UnmarshalJSON(data []byte) error {
 		LastUsedUserAgent: deref(in.LastUsedUserAgent),
 		RevokedAt:         in.RevokedAt,
 		DeletedAt:         in.DeletedAt,
+		RotatedFrom:       deref(in.RotatedFrom),
+		RotatedTo:         deref(in.RotatedTo),
 	}
 	return nil
 }
@@ -200,7 +220,9 @@ type KeyCreate struct {
 	Metadata         json.RawMessage `json:"metadata,omitempty"`
 	Enabled          *bool           `json:"enabled,omitempty"`
 	// Prefix replaces the default key prefix (kw_live), [a-z0-9_]{1,16}.
-	Prefix string `json:"prefix,omitempty"`
+	Prefix     string        `json:"prefix,omitempty"`
+	RateLimits []RateLimit   `json:"rate_limits,omitempty"`
+	Credits    *CreditsInput `json:"credits,omitempty"`
 }
 
 // KeyUpdate is the input of KeyService.UpdateKey; nil fields are unchanged.
@@ -215,25 +237,47 @@ type KeyUpdate struct {
 	// Metadata replaces the whole object; null clears it.
 	Metadata json.RawMessage `json:"metadata,omitempty"`
 	Enabled  *bool           `json:"enabled,omitempty"`
+	// RateLimits replaces the key's own limits; [] removes them.
+	RateLimits *[]RateLimit `json:"rate_limits,omitempty"`
+	// Credits replaces the balance and refill; null makes the key
+	// unlimited.
+	Credits Optional[CreditsInput] `json:"credits,omitzero"`
 }
 
-// OptionalTime is a PATCH field that tells "absent" from "null".
-type OptionalTime struct {
+// Optional is a PATCH field that tells "absent" from "null".
+type Optional[T any] struct {
 	Set   bool
-	Value *time.Time
+	Value *T
 }
+
+// OptionalTime is an optional time, such as a new expiry.
+type OptionalTime = Optional[time.Time]
 
 // IsZero reports whether the field was absent, for omitzero.
-func (o OptionalTime) IsZero() bool { return !o.Set }
+func (o Optional[T]) IsZero() bool { return !o.Set }
 
-// MarshalJSON writes the time or null.
-func (o OptionalTime) MarshalJSON() ([]byte, error) { return json.Marshal(o.Value) }
+// MarshalJSON writes the value or null.
+func (o Optional[T]) MarshalJSON() ([]byte, error) { return json.Marshal(o.Value) }
 
 // UnmarshalJSON marks the field present, null included.
-func (o *OptionalTime) UnmarshalJSON(data []byte) error {
+func (o *Optional[T]) UnmarshalJSON(data []byte) error {
 	o.Set = true
 	return json.Unmarshal(data, &o.Value)
 }
+
+// KeyRotate is the input of KeyService.RotateKey.
+type KeyRotate struct {
+	// GracePeriod is how many seconds the old key keeps working, 0 to
+	// MaxGracePeriod; it never extends the old key's expiry.
+	GracePeriod int64 `json:"grace_period"`
+	// ExpiresAt or ExpiresIn give the new key another expiry than the old
+	// one's.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	ExpiresIn *int64     `json:"expires_in,omitempty"`
+}
+
+// MaxGracePeriod bounds a rotation's grace period, in seconds: 30 days.
+const MaxGracePeriod = 30 * 24 * 3600
 
 // KeyFilter selects keys in FindKeys.
 type KeyFilter struct {
@@ -278,6 +322,19 @@ type KeyService interface {
 	// DeleteKey needs admin:api-keys:delete and permissions that cover the
 	// key's. Returns EFORBIDDEN, ENOTFOUND.
 	DeleteKey(ctx context.Context, id string) (*Key, error)
+	// RotateKey needs admin:api-keys:create and :update and permissions
+	// that cover the key's. It creates a successor with every setting of
+	// the key (permissions, IPs, owner, metadata, limits, remaining
+	// credits, expiry unless given) and lets the old key work until the
+	// grace period ends. Credits move to the successor: the old key spends
+	// from it during the grace period. Returns EINVALID, EFORBIDDEN,
+	// ENOTFOUND, ECONFLICT (revoked, expired or already rotated).
+	RotateKey(ctx context.Context, id string, in KeyRotate) (*CreatedKey, error)
+	// UpdateCredits needs admin:api-keys:update and permissions that cover
+	// the key's. The balance never goes below zero. Returns EINVALID,
+	// EFORBIDDEN, ENOTFOUND, ECONFLICT (revoked key, or a key without
+	// credits for increment or decrement).
+	UpdateCredits(ctx context.Context, id string, upd CreditsUpdate) (*Key, error)
 	// WhoAmI returns the caller's own record. Returns EUNAUTHORIZED.
 	WhoAmI(ctx context.Context) (*Key, error)
 }

@@ -20,16 +20,19 @@ func TestKeyJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `{"id":"k1","org_id":"o1","name":"n","description":"","key_prefix":"kw_live_abcdefgh","permissions":[],"allowed_ips":[],` +
-		`"expires_at":null,"enabled":true,"owner_id":null,"service_account_id":null,"metadata":{},` +
+		`"expires_at":null,"enabled":true,"owner_id":null,"service_account_id":null,"metadata":{},"rate_limits":[],"credits":null,` +
 		`"created_at":"2026-11-23T12:00:00Z","updated_at":"2026-11-23T12:00:00Z","created_by":null,"last_used_at":null,` +
-		`"last_used_ip":null,"last_used_user_agent":null,"revoked_at":null,"deleted_at":null}`
+		`"last_used_ip":null,"last_used_user_agent":null,"revoked_at":null,"deleted_at":null,"rotated_from":null,"rotated_to":null}`
 	if string(got) != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 
 	full := &keyward.Key{ID: "k1", OrgID: "o1", Name: "n", Description: "d", KeyPrefix: "p", Permissions: []string{"a"},
 		AllowedIPs: []string{"10.0.0.0/8"}, ExpiresAt: &now, OwnerID: "u", Metadata: json.RawMessage(`{"x":1}`),
-		CreatedAt: now, UpdatedAt: now, CreatedBy: "k0", LastUsedAt: &now, LastUsedIP: "10.0.0.1", LastUsedUserAgent: "ua", RevokedAt: &now}
+		RateLimits: []keyward.RateLimit{{Name: "default", Limit: 100, Window: 60}},
+		Credits:    &keyward.Credits{Remaining: 5, Refill: &keyward.CreditRefill{Amount: 10, Interval: keyward.RefillMonthly, Day: 31}, RefilledAt: &now},
+		CreatedAt:  now, UpdatedAt: now, CreatedBy: "k0", LastUsedAt: &now, LastUsedIP: "10.0.0.1", LastUsedUserAgent: "ua", RevokedAt: &now,
+		RotatedFrom: "k-1", RotatedTo: "k2"}
 	created := &keyward.CreatedKey{Key: full, Secret: "kw_live_secret"}
 	data, err := json.Marshal(created)
 	if err != nil {

@@ -60,8 +60,9 @@ type Store interface {
 	FindKeys(ctx context.Context, orgID string, f KeyFilter) (Page[*Key], error)
 	// UpdateKey loads the key (ENOTFOUND if missing or deleted), lets update
 	// change it, then writes every mutable field (name, description,
-	// permissions, allowed IPs, expiry, enabled, metadata, updated, revoked
-	// and deleted times) and ev in one transaction. An error from update
+	// permissions, allowed IPs, expiry, enabled, metadata, rate limits,
+	// credits, updated, revoked and deleted times) and ev in one
+	// transaction. An error from update
 	// aborts it; ErrNoChange commits nothing (ev included) and returns the
 	// key as it is. update runs inside the write transaction and must not
 	// call the store.
@@ -69,6 +70,44 @@ type Store interface {
 	// TouchKeys records last use, scoped by org like every write. A
 	// timestamp never moves backwards; uses of missing keys are dropped.
 	TouchKeys(ctx context.Context, uses []KeyUse) error
+	// RotateKey loads the live key id (ENOTFOUND otherwise), lets rotate
+	// change it and fill next from it, then writes the old key's mutable
+	// fields and rotated_to, inserts next and writes ev, in one
+	// transaction. The old key's credits move to next (its own balance
+	// becomes 0). An error from rotate aborts it. rotate runs inside the
+	// write transaction and must not call the store.
+	RotateKey(ctx context.Context, orgID, id string, next *Key, rotate func(old *Key) error, ev *AuditEvent) (*Key, error)
+	// SpendCredits refills the credits of key id if a refill is due at now,
+	// then takes cost from them if at least cost remain, atomically: two
+	// spends never both see the same balance. A rotated key spends from its
+	// successor (following rotated_to). It returns the balance after and
+	// whether cost was taken; a key without credits returns ok and -1.
+	// Returns ENOTFOUND for a missing or deleted key.
+	SpendCredits(ctx context.Context, orgID, id string, cost int64, now time.Time) (remaining int64, ok bool, err error)
+	// RefillCredits applies every refill due at now, so that idle keys
+	// show their balance, and returns the keys it refilled, hash included,
+	// so that caches can drop them.
+	RefillCredits(ctx context.Context, now time.Time) ([]*Key, error)
+
+	// FindOwner returns the owner's settings, or ENOTFOUND when none were
+	// set.
+	FindOwner(ctx context.Context, orgID, ownerID string) (*Owner, error)
+	// UpsertOwner writes o (creating it if needed) and ev.
+	UpsertOwner(ctx context.Context, o *Owner, ev *AuditEvent) error
+
+	// FindOrgPolicy returns the org's policy; DefaultOrgPolicy when none
+	// was set. Returns ENOTFOUND for a missing org.
+	FindOrgPolicy(ctx context.Context, orgID string) (*OrgPolicy, error)
+	// UpdateOrgPolicy replaces the org's policy and writes ev.
+	UpdateOrgPolicy(ctx context.Context, orgID string, p *OrgPolicy, ev *AuditEvent) error
+
+	// AddUsage adds counts to the stored ones (same org, key, minute and
+	// code add up).
+	AddUsage(ctx context.Context, counts []UsageCount) error
+	// FindUsage sums the org's counts (one key's when f.KeyID is set) into
+	// buckets of f.Bucket from f.From to f.To; buckets without counts are
+	// absent.
+	FindUsage(ctx context.Context, orgID string, f UsageFilter) ([]UsageBucket, error)
 
 	// CreateServiceAccount inserts sa.
 	CreateServiceAccount(ctx context.Context, sa *ServiceAccount, ev *AuditEvent) error

@@ -17,6 +17,9 @@ const (
 	PermServiceAccountsRead   = "admin:service-accounts:read"
 	PermServiceAccountsDelete = "admin:service-accounts:delete"
 	PermAuditRead             = "admin:audit:read"
+	PermOrgRead               = "admin:org:read"
+	PermOrgUpdate             = "admin:org:update"
+	PermUsageRead             = "admin:usage:read"
 	// PermRoot is what the first key of an org holds.
 	PermRoot = "*"
 )

@@ -7,7 +7,8 @@ import (
 )
 
 // Verification reason codes, one per answer. Checks run in this order:
-// not found, revoked, disabled, expired, IP, permissions.
+// not found, revoked, disabled, expired, IP, permissions, rate limits,
+// credits.
 const (
 	CodeValid                   = "VALID"
 	CodeNotFound                = "NOT_FOUND"
@@ -29,6 +30,13 @@ type VerifyRequest struct {
 	// is empty the verify request's remote address counts.
 	IP        string `json:"ip,omitempty"`
 	UserAgent string `json:"user_agent,omitempty"`
+	// Cost is what a valid verification spends of the key's credits;
+	// default 1, 0 checks the balance without spending.
+	Cost *int64 `json:"cost,omitempty"`
+	// RateLimits names the limits to apply and their costs; absent means
+	// every limit of the key and its owner, at cost 1. A name that neither
+	// has is invalid.
+	RateLimits []RateLimitUse `json:"rate_limits,omitempty"`
 }
 
 // VerifyResult is the answer. A NOT_FOUND answer carries only Valid and
@@ -44,6 +52,10 @@ type VerifyResult struct {
 	Permissions      []string        `json:"permissions,omitempty"`
 	Metadata         json.RawMessage `json:"metadata,omitempty"`
 	ExpiresAt        *time.Time      `json:"expires_at,omitempty"`
+	// RateLimits holds the applied limits, once the checks reach them.
+	RateLimits []RateLimitState `json:"rate_limits,omitempty"`
+	// Credits is nil for a key without credits.
+	Credits *CreditsState `json:"credits,omitempty"`
 }
 
 // MarshalJSON writes the answer's fixed shape.
@@ -59,23 +71,26 @@ func (r VerifyResult) MarshalJSON() ([]byte, error) {
 		metadata = json.RawMessage("{}")
 	}
 	return json.Marshal(struct {
-		Valid            bool            `json:"valid"`
-		Code             string          `json:"code"`
-		KeyID            string          `json:"key_id"`
-		Name             string          `json:"name"`
-		OwnerID          *string         `json:"owner_id"`
-		ServiceAccountID *string         `json:"service_account_id"`
-		Permissions      []string        `json:"permissions"`
-		Metadata         json.RawMessage `json:"metadata"`
-		ExpiresAt        *time.Time      `json:"expires_at"`
+		Valid            bool             `json:"valid"`
+		Code             string           `json:"code"`
+		KeyID            string           `json:"key_id"`
+		Name             string           `json:"name"`
+		OwnerID          *string          `json:"owner_id"`
+		ServiceAccountID *string          `json:"service_account_id"`
+		Permissions      []string         `json:"permissions"`
+		Metadata         json.RawMessage  `json:"metadata"`
+		ExpiresAt        *time.Time       `json:"expires_at"`
+		RateLimits       []RateLimitState `json:"rate_limits"`
+		Credits          *CreditsState    `json:"credits"`
 	}{r.Valid, r.Code, r.KeyID, r.Name, nullString(r.OwnerID), nullString(r.ServiceAccountID),
-		nonNil(r.Permissions), metadata, r.ExpiresAt})
+		nonNil(r.Permissions), metadata, r.ExpiresAt, nonNil(r.RateLimits), r.Credits})
 }
 
 // VerifyService answers verifications for the caller's org.
 type VerifyService interface {
 	// Verify needs admin:api-keys:verify. A key of another org answers
 	// NOT_FOUND. Returns EINVALID for a malformed request (a bad permission
-	// query or IP), never for a bad key.
+	// query, IP, cost, or a rate limit that the key does not have), never
+	// for a bad key.
 	Verify(ctx context.Context, req VerifyRequest) (*VerifyResult, error)
 }

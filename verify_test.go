@@ -15,9 +15,9 @@ func TestVerifyResultJSON(t *testing.T) {
 	}{
 		{"not found says nothing more", keyward.VerifyResult{Code: keyward.CodeNotFound, KeyID: "leak"}, `{"valid":false,"code":"NOT_FOUND"}`},
 		{"found has every field", keyward.VerifyResult{Valid: true, Code: keyward.CodeValid, KeyID: "k1", Name: "n"},
-			`{"valid":true,"code":"VALID","key_id":"k1","name":"n","owner_id":null,"service_account_id":null,"permissions":[],"metadata":{},"expires_at":null}`},
+			`{"valid":true,"code":"VALID","key_id":"k1","name":"n","owner_id":null,"service_account_id":null,"permissions":[],"metadata":{},"expires_at":null,"rate_limits":[],"credits":null}`},
 		{"revoked too", keyward.VerifyResult{Code: keyward.CodeRevoked, KeyID: "k1", Name: "n", OwnerID: "u", Permissions: []string{"a"}, Metadata: json.RawMessage(`{"x":1}`)},
-			`{"valid":false,"code":"REVOKED","key_id":"k1","name":"n","owner_id":"u","service_account_id":null,"permissions":["a"],"metadata":{"x":1},"expires_at":null}`},
+			`{"valid":false,"code":"REVOKED","key_id":"k1","name":"n","owner_id":"u","service_account_id":null,"permissions":["a"],"metadata":{"x":1},"expires_at":null,"rate_limits":[],"credits":null}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := json.Marshal(&tt.in)

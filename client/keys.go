@@ -61,6 +61,22 @@ func (c *Client) DeleteKey(ctx context.Context, id string) (*keyward.Key, error)
 	return c.keyCall(ctx, http.MethodDelete, id, "", nil)
 }
 
+// RotateKey replaces a key with a new one of the same settings; the old
+// key keeps working for the grace period. The new secret is shown this
+// once.
+func (c *Client) RotateKey(ctx context.Context, id string, in keyward.KeyRotate) (*keyward.CreatedKey, error) {
+	var out keyward.CreatedKey
+	if err := c.do(ctx, http.MethodPost, "/v1/keys/"+url.PathEscape(id)+"/rotate", nil, in, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// UpdateCredits sets, increments or decrements a key's credits.
+func (c *Client) UpdateCredits(ctx context.Context, id string, upd keyward.CreditsUpdate) (*keyward.Key, error) {
+	return c.keyCall(ctx, http.MethodPost, id, "/credits", upd)
+}
+
 // WhoAmI returns the record of the client's own key.
 func (c *Client) WhoAmI(ctx context.Context) (*keyward.Key, error) {
 	var k keyward.Key
