@@ -73,16 +73,19 @@ type Store interface {
 	// RotateKey loads the live key id (ENOTFOUND otherwise), lets rotate
 	// change it and fill next from it, then writes the old key's mutable
 	// fields and rotated_to, inserts next and writes ev, in one
-	// transaction. The old key's credits move to next (its own balance
-	// becomes 0). An error from rotate aborts it. rotate runs inside the
-	// write transaction and must not call the store.
+	// transaction. The old key's credits move to next, refill included
+	// (its own balance becomes 0, without refill). An error from rotate
+	// aborts it. rotate runs inside the write transaction and must not
+	// call the store. It returns the old key as written; next then holds
+	// the successor as inserted.
 	RotateKey(ctx context.Context, orgID, id string, next *Key, rotate func(old *Key) error, ev *AuditEvent) (*Key, error)
 	// SpendCredits refills the credits of key id if a refill is due at now,
 	// then takes cost from them if at least cost remain, atomically: two
 	// spends never both see the same balance. A rotated key spends from its
 	// successor (following rotated_to). It returns the balance after and
 	// whether cost was taken; a key without credits returns ok and -1.
-	// Returns ENOTFOUND for a missing or deleted key.
+	// Returns ENOTFOUND for a missing or deleted key, EINVALID for a
+	// negative cost.
 	SpendCredits(ctx context.Context, orgID, id string, cost int64, now time.Time) (remaining int64, ok bool, err error)
 	// RefillCredits applies every refill due at now, so that idle keys
 	// show their balance, and returns the keys it refilled, hash included,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -12,7 +13,8 @@ import (
 
 const keyColumns = `id, org_id, name, description, key_prefix, hash, permissions, allowed_ips, expires_at, enabled, metadata,
 	owner_id, service_account_id, created_at, updated_at, created_by,
-	last_used_at, last_used_ip, last_used_user_agent, revoked_at, deleted_at`
+	last_used_at, last_used_ip, last_used_user_agent, revoked_at, deleted_at,
+	rate_limits, credits_remaining, credits_refill, credits_refilled_at, rotated_from, rotated_to`
 
 func scanKey(s scanner) (*keyward.Key, error) {
 	var (
@@ -21,10 +23,14 @@ func scanKey(s scanner) (*keyward.Key, error) {
 		owner, serviceAccount, createdBy, ip, agent sql.NullString
 		created, updated                            int64
 		expires, lastUsed, revoked, deleted         sql.NullInt64
+		limits                                      string
+		remaining, refilled                         sql.NullInt64
+		refill, rotatedFrom, rotatedTo              sql.NullString
 	)
 	if err := s.Scan(&k.ID, &k.OrgID, &k.Name, &k.Description, &k.KeyPrefix, &k.Hash, &perms, &ips, &expires, &k.Enabled, &metadata,
 		&owner, &serviceAccount, &created, &updated, &createdBy,
-		&lastUsed, &ip, &agent, &revoked, &deleted); err != nil {
+		&lastUsed, &ip, &agent, &revoked, &deleted,
+		&limits, &remaining, &refill, &refilled, &rotatedFrom, &rotatedTo); err != nil {
 		return nil, err
 	}
 	var err error
@@ -34,6 +40,14 @@ func scanKey(s scanner) (*keyward.Key, error) {
 	if k.AllowedIPs, err = fromListValue(ips); err != nil {
 		return nil, err
 	}
+	if k.RateLimits, err = fromRateLimits(limits); err != nil {
+		return nil, err
+	}
+	if k.Credits, err = fromCredits(remaining, refill, refilled); err != nil {
+		return nil, err
+	}
+	k.RotatedFrom = rotatedFrom.String
+	k.RotatedTo = rotatedTo.String
 	k.ExpiresAt = fromNullMicros(expires)
 	k.Metadata = fromNullJSON(metadata)
 	k.OwnerID = owner.String
@@ -58,12 +72,56 @@ func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO keys (`+keyColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	limits, err := rateLimitsValue(k.RateLimits)
+	if err != nil {
+		return err
+	}
+	c, err := creditsValues(k.Credits)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO keys (`+keyColumns+`, credits_refill_due)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.OrgID, k.Name, k.Description, k.KeyPrefix, k.Hash, perms, ips, nullTime(k.ExpiresAt), k.Enabled, nullJSON(k.Metadata),
 		nullString(k.OwnerID), nullString(k.ServiceAccountID), k.CreatedAt.UnixMicro(), k.UpdatedAt.UnixMicro(), nullString(k.CreatedBy),
-		nullTime(k.LastUsedAt), nullString(k.LastUsedIP), nullString(k.LastUsedUserAgent), nullTime(k.RevokedAt), nullTime(k.DeletedAt))
+		nullTime(k.LastUsedAt), nullString(k.LastUsedIP), nullString(k.LastUsedUserAgent), nullTime(k.RevokedAt), nullTime(k.DeletedAt),
+		limits, c.remaining, c.refill, c.refilledAt, nullString(k.RotatedFrom), nullString(k.RotatedTo), c.due)
 	return err
+}
+
+// updateKey writes k's mutable fields: those UpdateKey documents, and
+// rotated_to, which only RotateKey changes.
+func updateKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
+	perms, err := listValue(k.Permissions)
+	if err != nil {
+		return err
+	}
+	ips, err := listValue(k.AllowedIPs)
+	if err != nil {
+		return err
+	}
+	limits, err := rateLimitsValue(k.RateLimits)
+	if err != nil {
+		return err
+	}
+	c, err := creditsValues(k.Credits)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE keys SET name = ?, description = ?, permissions = ?, allowed_ips = ?, expires_at = ?,
+			enabled = ?, metadata = ?, updated_at = ?, revoked_at = ?, deleted_at = ?, rate_limits = ?,
+			credits_remaining = ?, credits_refill = ?, credits_refilled_at = ?, credits_refill_due = ?, rotated_to = ?
+		WHERE org_id = ? AND id = ?`,
+		k.Name, k.Description, perms, ips, nullTime(k.ExpiresAt),
+		k.Enabled, nullJSON(k.Metadata), k.UpdatedAt.UnixMicro(), nullTime(k.RevokedAt), nullTime(k.DeletedAt), limits,
+		c.remaining, c.refill, c.refilledAt, c.due, nullString(k.RotatedTo),
+		k.OrgID, k.ID)
+	return err
+}
+
+// findLiveKey loads the org's key id in tx unless it is deleted.
+func findLiveKey(ctx context.Context, tx *sql.Tx, orgID, id string) (*keyward.Key, error) {
+	return scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM keys WHERE org_id = ? AND id = ? AND deleted_at IS NULL`, orgID, id))
 }
 
 // CreateKey inserts k and ev in one transaction. Returns EINVALID (field
@@ -170,7 +228,7 @@ func (db *DB) UpdateKey(ctx context.Context, orgID, id string, update func(k *ke
 	var stored, k *keyward.Key
 	err = db.writeTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		stored, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM keys WHERE org_id = ? AND id = ? AND deleted_at IS NULL`, orgID, id))
+		stored, err = findLiveKey(ctx, tx, orgID, id)
 		if err != nil {
 			return err
 		}
@@ -180,20 +238,9 @@ func (db *DB) UpdateKey(ctx context.Context, orgID, id string, update func(k *ke
 		if err := update(k); err != nil {
 			return err
 		}
-		perms, err := listValue(k.Permissions)
-		if err != nil {
-			return err
-		}
-		ips, err := listValue(k.AllowedIPs)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE keys SET name = ?, description = ?, permissions = ?, allowed_ips = ?, expires_at = ?,
-				enabled = ?, metadata = ?, updated_at = ?, revoked_at = ?, deleted_at = ?
-			WHERE org_id = ? AND id = ?`,
-			k.Name, k.Description, perms, ips, nullTime(k.ExpiresAt),
-			k.Enabled, nullJSON(k.Metadata), k.UpdatedAt.UnixMicro(), nullTime(k.RevokedAt), nullTime(k.DeletedAt),
-			orgID, id); err != nil {
+		// The row's identity and rotation link are not update's to change.
+		k.ID, k.OrgID, k.RotatedTo = stored.ID, stored.OrgID, stored.RotatedTo
+		if err := updateKey(ctx, tx, k); err != nil {
 			return err
 		}
 		return insertAuditEvent(ctx, tx, ev)
@@ -207,6 +254,47 @@ func (db *DB) UpdateKey(ctx context.Context, orgID, id string, update func(k *ke
 	return k, nil
 }
 
+// RotateKey loads the org's live key id, lets rotate change it and fill
+// next, then, in one transaction, links the two, moves the old key's
+// credits to next, writes the old key's mutable fields, inserts next and
+// writes ev. It returns the old key as written; next holds what was
+// inserted. The balance moves whole, with its refill schedule, so that
+// the grace period never doubles it and only the successor is refilled:
+// the old key keeps a balance of 0 and spends from next.
+func (db *DB) RotateKey(ctx context.Context, orgID, id string, next *keyward.Key, rotate func(old *keyward.Key) error, ev *keyward.AuditEvent) (_ *keyward.Key, err error) {
+	defer wrap(&err, "RotateKey(%q)", id)
+	var old *keyward.Key
+	err = db.writeTx(ctx, func(tx *sql.Tx) error {
+		stored, err := findLiveKey(ctx, tx, orgID, id)
+		if err != nil {
+			return err
+		}
+		old = cloneKey(stored)
+		if err := rotate(old); err != nil {
+			return err
+		}
+		if next.OrgID != orgID {
+			return fmt.Errorf("successor of org %q, want %q", next.OrgID, orgID)
+		}
+		old.ID, old.OrgID = stored.ID, stored.OrgID
+		old.RotatedTo, next.RotatedFrom = next.ID, old.ID
+		if old.Credits != nil {
+			next.Credits, old.Credits = old.Credits, &keyward.Credits{}
+		}
+		if err := updateKey(ctx, tx, old); err != nil {
+			return err
+		}
+		if err := insertKey(ctx, tx, next); err != nil {
+			return err
+		}
+		return insertAuditEvent(ctx, tx, ev)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return old, nil
+}
+
 // cloneKey returns a deep copy of k.
 func cloneKey(k *keyward.Key) *keyward.Key {
 	c := *k
@@ -218,7 +306,20 @@ func cloneKey(k *keyward.Key) *keyward.Key {
 	c.LastUsedAt = clonePtr(k.LastUsedAt)
 	c.RevokedAt = clonePtr(k.RevokedAt)
 	c.DeletedAt = clonePtr(k.DeletedAt)
+	c.RateLimits = slices.Clone(k.RateLimits)
+	c.Credits = cloneCredits(k.Credits)
 	return &c
+}
+
+// cloneCredits returns a deep copy of c.
+func cloneCredits(c *keyward.Credits) *keyward.Credits {
+	if c == nil {
+		return nil
+	}
+	d := *c
+	d.Refill = clonePtr(c.Refill)
+	d.RefilledAt = clonePtr(c.RefilledAt)
+	return &d
 }
 
 func clonePtr[T any](p *T) *T {

@@ -335,6 +335,30 @@ func fromListValue(s sql.NullString) ([]string, error) {
 	return list, nil
 }
 
+// rateLimitsValue stores a list of limits as a JSON array, [] for none.
+func rateLimitsValue(limits []keyward.RateLimit) (string, error) {
+	if len(limits) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(limits)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// fromRateLimits reads what rateLimitsValue writes; [] reads back nil.
+func fromRateLimits(s string) ([]keyward.RateLimit, error) {
+	var limits []keyward.RateLimit
+	if err := json.Unmarshal([]byte(s), &limits); err != nil {
+		return nil, err
+	}
+	if len(limits) == 0 {
+		return nil, nil
+	}
+	return limits, nil
+}
+
 // Pagination. A cursor is the base64url of the last id of a page.
 
 func encodeCursor(id string) string {

@@ -143,6 +143,25 @@ func BenchmarkFindKeyByHash(b *testing.B) {
 	}
 }
 
+// BenchmarkSpendCredits measures one spend on a file database: the
+// verify path's cost for a key with credits.
+func BenchmarkSpendCredits(b *testing.B) {
+	ctx := b.Context()
+	db := mustOpen(b, filepath.Join(b.TempDir(), "keyward.db"))
+	org, root, ev := newOrg("acme")
+	root.Credits = &keyward.Credits{Remaining: 1 << 62}
+	if err := db.CreateOrg(ctx, org, root, ev); err != nil {
+		b.Fatalf("CreateOrg: %v", err)
+	}
+	at := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok, err := db.SpendCredits(ctx, org.ID, root.ID, 1, at); err != nil || !ok {
+			b.Fatalf("SpendCredits() = %v, %v", ok, err)
+		}
+	}
+}
+
 // newOrg returns an org with a root key that has every field a key of
 // `keyward init` has, and the event of its creation.
 func newOrg(name string) (*keyward.Organization, *keyward.Key, *keyward.AuditEvent) {

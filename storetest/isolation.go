@@ -18,6 +18,7 @@ func testIsolation(t *testing.T, s keyward.Store) {
 	k := newKey(acme)
 	k.OwnerID = ""
 	k.ServiceAccountID = sa.ID
+	k.Credits = &keyward.Credits{Remaining: 10}
 	createKey(t, s, k)
 	acmeEvents := eventIDs(allEvents(t, s, acme.ID, keyward.AuditFilter{}))
 
@@ -28,6 +29,15 @@ func testIsolation(t *testing.T, s keyward.Store) {
 		t.Errorf("update called for another org's key")
 		return nil
 	}, keyEvent(k, keyward.ActionKeyUpdate))
+	wantCode(t, err, keyward.ENOTFOUND)
+
+	_, err = s.RotateKey(ctx, initech.ID, k.ID, &keyward.Key{}, func(*keyward.Key) error {
+		t.Errorf("rotate called for another org's key")
+		return nil
+	}, keyEvent(k, keyward.ActionKeyRotate))
+	wantCode(t, err, keyward.ENOTFOUND)
+
+	_, _, err = s.SpendCredits(ctx, initech.ID, k.ID, 1, now())
 	wantCode(t, err, keyward.ENOTFOUND)
 
 	if diff := cmp.Diff([]string{initech.Root.ID}, allKeyIDs(t, s, initech.ID, keyward.KeyFilter{})); diff != "" {

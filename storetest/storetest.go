@@ -48,6 +48,18 @@ func Run(t *testing.T, newStore func(t *testing.T) keyward.Store) {
 		{"DeleteServiceAccountAborts", testDeleteServiceAccountAborts},
 		{"AuditEvents", testAuditEvents},
 		{"AuditEventsPagination", testAuditEventsPagination},
+		{"UsageControlRoundTrip", testUsageControlRoundTrip},
+		{"UpdateKeyUsageControl", testUpdateKeyUsageControl},
+		{"RotateKey", testRotateKey},
+		{"RotateKeyAborts", testRotateKeyAborts},
+		{"SpendCredits", testSpendCredits},
+		{"SpendCreditsConcurrent", testSpendCreditsConcurrent},
+		{"SpendCreditsRotated", testSpendCreditsRotated},
+		{"SpendCreditsRefills", testSpendCreditsRefills},
+		{"RefillCredits", testRefillCredits},
+		{"Owners", testOwners},
+		{"OrgPolicy", testOrgPolicy},
+		{"Usage", testUsage},
 		{"Isolation", testIsolation},
 		{"Ping", testPing},
 	}
@@ -65,6 +77,9 @@ func Run(t *testing.T, newStore func(t *testing.T) keyward.Store) {
 var cmpOpts = cmp.Options{
 	cmp.Comparer(equalJSON),
 	cmp.Comparer(func(a, b []string) bool {
+		return len(a) == 0 && len(b) == 0 || slices.Equal(a, b)
+	}),
+	cmp.Comparer(func(a, b []keyward.RateLimit) bool {
 		return len(a) == 0 && len(b) == 0 || slices.Equal(a, b)
 	}),
 }
@@ -228,10 +243,20 @@ func createServiceAccount(t *testing.T, s keyward.Store, o *org, name string) *k
 	return sa
 }
 
-// cloneKey returns a copy of k that the test may change.
+// cloneKey returns a copy of k that the test may change, credits included.
 func cloneKey(k *keyward.Key) *keyward.Key {
 	c := *k
+	c.RateLimits = slices.Clone(k.RateLimits)
+	if k.Credits != nil {
+		credits := *k.Credits
+		c.Credits = &credits
+	}
 	return &c
+}
+
+// utc returns the time of that day, hour and minute in UTC.
+func utc(year int, month time.Month, day, hour, minute int) time.Time {
+	return time.Date(year, month, day, hour, minute, 0, 0, time.UTC)
 }
 
 func mustFindKey(t *testing.T, s keyward.Store, orgID, id string) *keyward.Key {
