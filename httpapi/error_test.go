@@ -106,3 +106,63 @@ func TestErrorMapping_InternalNotLeaked(t *testing.T) {
 		t.Errorf("log lacks the error with request id %s:\n%s", p.RequestID, s.log)
 	}
 }
+
+// The errors that the usage control services document reach the client
+// with their status, code and invalid fields, on every route.
+func TestErrorMapping_UsageControl(t *testing.T) {
+	invalid := func(field string) error {
+		return keyward.Invalid(keyward.FieldError{Field: field, Message: "is out of range"})
+	}
+	forbidden := keyward.Errorf(keyward.EFORBIDDEN, "The key lacks a permission.")
+	notFound := keyward.Errorf(keyward.ENOTFOUND, "Key not found.")
+	conflict := keyward.Errorf(keyward.ECONFLICT, "Key k1 is revoked.")
+	tests := []struct {
+		name         string
+		method, path string
+		body         string
+		fail         func(s *testServer, err error)
+		errs         []error
+	}{
+		{"rotate", http.MethodPost, "/v1/keys/k1/rotate", `{"grace_period":99999999}`, func(s *testServer, err error) {
+			s.keys.RotateKeyFn = func(context.Context, string, keyward.KeyRotate) (*keyward.CreatedKey, error) { return nil, err }
+		}, []error{invalid("grace_period"), forbidden, notFound, conflict}},
+		{"credits", http.MethodPost, "/v1/keys/k1/credits", `{"op":"decrement","amount":5}`, func(s *testServer, err error) {
+			s.keys.UpdateCreditsFn = func(context.Context, string, keyward.CreditsUpdate) (*keyward.Key, error) { return nil, err }
+		}, []error{invalid("amount"), forbidden, notFound, conflict}},
+		{"create", http.MethodPost, "/v1/keys", `{"name":"a","rate_limits":[{"name":"a","limit":0,"window":0}]}`, func(s *testServer, err error) {
+			s.keys.CreateKeyFn = func(context.Context, keyward.KeyCreate) (*keyward.CreatedKey, error) { return nil, err }
+		}, []error{invalid("rate_limits[0].window"), invalid("credits.refill.day"), invalid("expires_in")}},
+		{"find owner", http.MethodGet, "/v1/owners/u1", ``, func(s *testServer, err error) {
+			s.owners.FindOwnerFn = func(context.Context, string) (*keyward.Owner, error) { return nil, err }
+		}, []error{invalid("owner_id"), forbidden}},
+		{"update owner", http.MethodPut, "/v1/owners/u1", `{"rate_limits":[]}`, func(s *testServer, err error) {
+			s.owners.UpdateOwnerFn = func(context.Context, string, keyward.OwnerUpdate) (*keyward.Owner, error) { return nil, err }
+		}, []error{invalid("rate_limits[3].limit"), forbidden}},
+		{"find policy", http.MethodGet, "/v1/org/policy", ``, func(s *testServer, err error) {
+			s.org.FindOrgPolicyFn = func(context.Context) (*keyward.OrgPolicy, error) { return nil, err }
+		}, []error{forbidden}},
+		{"update policy", http.MethodPut, "/v1/org/policy", `{"default_key_lifetime":86400}`, func(s *testServer, err error) {
+			s.org.UpdateOrgPolicyFn = func(context.Context, keyward.OrgPolicyUpdate) (*keyward.OrgPolicy, error) { return nil, err }
+		}, []error{invalid("default_key_lifetime"), forbidden}},
+		{"key usage", http.MethodGet, "/v1/keys/k1/usage", ``, func(s *testServer, err error) {
+			s.usage.FindKeyUsageFn = func(context.Context, string, keyward.UsageQuery) (*keyward.Usage, error) { return nil, err }
+		}, []error{invalid("from"), forbidden, notFound}},
+		{"org usage", http.MethodGet, "/v1/usage", ``, func(s *testServer, err error) {
+			s.usage.FindUsageFn = func(context.Context, keyward.UsageQuery) (*keyward.Usage, error) { return nil, err }
+		}, []error{invalid("to"), forbidden}},
+	}
+	for _, tt := range tests {
+		for _, err := range tt.errs {
+			code := keyward.ErrorCode(err)
+			t.Run(tt.name+" "+code, func(t *testing.T) {
+				s := MustOpenServer(t)
+				tt.fail(s, fmt.Errorf("wrapped: %w", err))
+				var fields []string
+				for _, f := range keyward.ErrorFields(err) {
+					fields = append(fields, f.Field)
+				}
+				wantProblem(t, s.do(t, tt.method, tt.path, tt.body), ErrorStatusCode(code), code, fields...)
+			})
+		}
+	}
+}

@@ -105,3 +105,13 @@ func mergeMembers(dst, src map[string]any, prefix, name string) error {
 	}
 	return nil
 }
+
+// handleMetrics serves the Metrics handler, or answers 404 when there is
+// none, as for any path that the server does not serve.
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) error {
+	if s.Metrics == nil {
+		return notFound(w, r)
+	}
+	s.Metrics.ServeHTTP(w, r)
+	return nil
+}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -59,4 +60,26 @@ func TestOpenAPIRoute(t *testing.T) {
 	if doc["openapi"] != "3.1.0" {
 		t.Errorf("openapi: got %v, want 3.1.0", doc["openapi"])
 	}
+}
+
+// /metrics is public when a handler is set, for scrapers hold no key, and
+// otherwise answers 404 like any path that the server does not serve.
+func TestMetrics(t *testing.T) {
+	s := MustOpenServer(t)
+	wantProblem(t, s.do(t, http.MethodGet, "/metrics", "", header("Authorization", "")), http.StatusNotFound, keyward.ENOTFOUND)
+
+	s.Metrics = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		io.WriteString(w, "keyward_verifications_total 3\n")
+	})
+	res := s.do(t, http.MethodGet, "/metrics", "", header("Authorization", ""))
+	wantStatus(t, res, http.StatusOK)
+	if got, want := string(res.body), "keyward_verifications_total 3\n"; got != want {
+		t.Errorf("body: got %q, want %q", got, want)
+	}
+	if ct := res.header.Get("Content-Type"); ct != "text/plain; version=0.0.4" {
+		t.Errorf("Content-Type: got %q, want the handler's", ct)
+	}
+	wantProblem(t, s.do(t, http.MethodGet, "/metrics?name=x", ""), http.StatusBadRequest, keyward.EINVALID, "name")
+	wantProblem(t, s.do(t, http.MethodPost, "/metrics", ""), http.StatusMethodNotAllowed, keyward.EMETHOD)
 }

@@ -128,38 +128,90 @@ func decodeBody(body []byte, v any) error {
 // query string of thousands of bad names cannot make a much larger answer.
 const maxFieldErrors = 10
 
+// maxPathDepth bounds how deep checkMembers follows nested objects. The
+// input types nest three deep (credits.refill.day); the bound only keeps a
+// type that refers to itself from recursing without end.
+const maxPathDepth = 8
+
 // checkMembers rejects the members of the object body that encoding/json
 // would take but the API does not: a name that is not exactly a field's
 // JSON name (encoding/json ignores case, and folds "ſ" to "s"), and a name
-// that appears again (encoding/json keeps the last value). Where body stops
-// being JSON the check stops too, and leaves the decoder to say why.
+// that appears again (encoding/json keeps the last value). It checks the
+// objects nested in body too, wherever a field is a struct or a list of
+// them, and names their members by path, such as rate_limits[0].limt: a
+// misspelt refill.dya would otherwise be dropped in silence. Where body
+// stops being JSON the check stops too, and leaves the decoder to say why.
 func checkMembers(body []byte, fields *structFields) error {
-	var seen uint64
+	// Paths are built in place and become strings only in an error.
+	var buf [64]byte
 	var errs []keyward.FieldError
-	sc := newObjectScanner(body)
-	for len(errs) < maxFieldErrors {
-		quoted, _, ok := sc.next()
-		if !ok {
-			break
-		}
-		name, ok := unquoteName(quoted)
-		if !ok {
-			break
-		}
-		i, known := fields.index[string(name)]
-		switch {
-		case !known:
-			errs = appendFieldError(errs, string(name), "is not a known field")
-		case seen&(1<<i) != 0:
-			errs = appendFieldError(errs, string(name), "is a duplicate member")
-		default:
-			seen |= 1 << i
-		}
-	}
+	checkObject(body, fields, buf[:0], 0, &errs)
 	if errs != nil {
 		return keyward.Invalid(errs...)
 	}
 	return nil
+}
+
+// checkObject adds to errs the bad member names of the object data, whose
+// members are those of fields and whose own path is path.
+func checkObject(data []byte, fields *structFields, path []byte, depth int, errs *[]keyward.FieldError) {
+	var seen uint64
+	sc := newObjectScanner(data)
+	for len(*errs) < maxFieldErrors {
+		quoted, raw, ok := sc.next()
+		if !ok {
+			return
+		}
+		name, ok := unquoteName(quoted)
+		if !ok {
+			return
+		}
+		i, known := fields.index[string(name)]
+		switch {
+		case !known:
+			*errs = appendFieldError(*errs, string(memberPath(path, name)), "is not a known field")
+		case seen&(1<<i) != 0:
+			*errs = appendFieldError(*errs, string(memberPath(path, name)), "is a duplicate member")
+		default:
+			seen |= 1 << i
+			if obj := fields.objects[i]; obj != nil && depth < maxPathDepth {
+				checkNested(raw, obj, fields.elems[i] != nil, memberPath(path, name), depth+1, errs)
+			}
+		}
+	}
+}
+
+// checkNested checks the members of raw, the value at path, when it is an
+// object of type obj, or, for a list, of each of its elements that is.
+// Values of any other shape are the decoder's to reject.
+func checkNested(raw []byte, obj reflect.Type, list bool, path []byte, depth int, errs *[]keyward.FieldError) {
+	if !list {
+		if raw[0] == '{' {
+			checkObject(raw, fieldsOf(obj), path, depth, errs)
+		}
+		return
+	}
+	elements(raw, func(i int, elem []byte) bool {
+		if elem[0] == '{' {
+			checkObject(elem, fieldsOf(obj), indexPath(path, i), depth, errs)
+		}
+		return len(*errs) < maxFieldErrors
+	})
+}
+
+// memberPath is the path of member name inside the object at path.
+func memberPath(path, name []byte) []byte {
+	if len(path) > 0 {
+		path = append(path, '.')
+	}
+	return append(path, name...)
+}
+
+// indexPath is the path of element i of the list at path.
+func indexPath(path []byte, i int) []byte {
+	path = append(path, '[')
+	path = strconv.AppendInt(path, int64(i), 10)
+	return append(path, ']')
 }
 
 // appendFieldError adds the error of a name the client sent, once: the
@@ -186,10 +238,18 @@ func unquoteName(quoted []byte) ([]byte, bool) {
 }
 
 // structFields describes the members a struct type decodes: exactly the
-// JSON names of its fields, and each field's type.
+// JSON names of its fields, each field's type and, for fields that hold
+// objects of their own, what checkMembers checks in them.
 type structFields struct {
 	index map[string]int
 	types []reflect.Type
+	// objects[i] is the struct type of the object that field i holds, or
+	// of each element of the list it holds; nil when its value has no
+	// members to check (scalars, metadata, times).
+	objects []reflect.Type
+	// elems[i] is the element type of field i when it is a list of
+	// objects, and nil otherwise.
+	elems []reflect.Type
 }
 
 // fieldCache maps each decoded type to its *structFields, computed once.
@@ -212,8 +272,11 @@ func fieldsOf(t reflect.Type) *structFields {
 		if name == "" {
 			name = sf.Name
 		}
+		obj, elem := objectOf(sf.Type)
 		f.index[name] = len(f.types)
 		f.types = append(f.types, sf.Type)
+		f.objects = append(f.objects, obj)
+		f.elems = append(f.elems, elem)
 	}
 	if len(f.types) > 64 {
 		// checkMembers tracks the members seen in a uint64.
@@ -222,6 +285,51 @@ func fieldsOf(t reflect.Type) *structFields {
 	v, _ := fieldCache.LoadOrStore(t, f)
 	return v.(*structFields)
 }
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// objectOf returns the struct type whose members a value of type t holds,
+// and, when t is a list of such values, its element type. A type that
+// decodes itself (time.Time, json.RawMessage) holds none, but
+// keyward.Optional holds what its value does.
+func objectOf(t reflect.Type) (obj, elem reflect.Type) {
+	t = valueType(t)
+	if t.Kind() == reflect.Slice && !reflect.PointerTo(t).Implements(unmarshalerType) {
+		elem = t.Elem()
+		t = valueType(elem)
+	}
+	if t.Kind() != reflect.Struct || reflect.PointerTo(t).Implements(unmarshalerType) {
+		return nil, nil
+	}
+	return t, elem
+}
+
+// valueType is the type of the JSON value that t decodes: t without its
+// pointers, and a keyward.Optional's value type.
+func valueType(t reflect.Type) reflect.Type {
+	for {
+		switch {
+		case t.Kind() == reflect.Pointer:
+			t = t.Elem()
+		case isOptional(t):
+			t = t.Field(optionalValue).Type
+		default:
+			return t
+		}
+	}
+}
+
+// isOptional reports whether t is an instance of keyward.Optional.
+func isOptional(t reflect.Type) bool {
+	return t.Kind() == reflect.Struct && t.PkgPath() == optionalTimeType.PkgPath() &&
+		strings.HasPrefix(t.Name(), "Optional[")
+}
+
+// optionalValue is the index of keyward.Optional's Value field.
+var optionalValue = func() int {
+	f, _ := optionalTimeType.FieldByName("Value")
+	return f.Index[0]
+}()
 
 // typeOf returns the type of the field named name, nil when there is none.
 func (f *structFields) typeOf(name string) reflect.Type {
@@ -232,7 +340,7 @@ func (f *structFields) typeOf(name string) reflect.Type {
 }
 
 // decodeError turns an error of decoding body into a client error, naming
-// the offending field whenever the input has one.
+// the offending member whenever the input has one.
 func decodeError(body []byte, fields *structFields, err error) error {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
@@ -241,41 +349,69 @@ func decodeError(body []byte, fields *structFields, err error) error {
 		return keyward.Errorf(keyward.EINVALID, "The request body is not valid JSON: %s (at byte %d).", syntax.Error(), syntax.Offset)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return keyward.Errorf(keyward.EINVALID, "The request body is not valid JSON: it ends too early.")
-	case errors.As(err, &typ) && typ.Field != "":
-		return fieldError(fields, typ.Field)
 	}
-	// A field's own UnmarshalJSON (time.Time, keyward.OptionalTime) fails
-	// without saying which field it was: find it by decoding field by field.
-	if name, ok := failingField(body, fields); ok {
-		return fieldError(fields, name)
+	// encoding/json names a nested member without its list index
+	// (rate_limits.window), and a field's own UnmarshalJSON (time.Time,
+	// keyward.Optional) fails without naming one: find it by decoding
+	// member by member.
+	if path, t, ok := failingMember(body, fields, nil, 0); ok {
+		return keyward.Invalid(keyward.FieldError{Field: string(path), Message: expectation(t)})
+	}
+	if errors.As(err, &typ) && typ.Field != "" {
+		return keyward.Invalid(keyward.FieldError{Field: typ.Field, Message: expectation(nil)})
 	}
 	return keyward.Errorf(keyward.EINVALID, "The request body is invalid.")
 }
 
-// failingField returns the name of the first member of the object body
-// whose value does not decode on its own into its field's type.
-func failingField(body []byte, fields *structFields) (string, bool) {
-	sc := newObjectScanner(body)
+// failingMember returns the path and type of the innermost member of the
+// object data, at path, whose value does not decode on its own into its
+// field's type: the first such member, and within it the first such
+// element or member.
+func failingMember(data []byte, fields *structFields, path []byte, depth int) ([]byte, reflect.Type, bool) {
+	sc := newObjectScanner(data)
 	for {
 		quoted, raw, ok := sc.next()
 		if !ok {
-			return "", false
+			return nil, nil, false
 		}
 		name, ok := unquoteName(quoted)
 		if !ok {
-			return "", false
+			return nil, nil, false
 		}
-		t := fields.typeOf(string(name))
-		if t != nil && json.Unmarshal(raw, reflect.New(t).Interface()) != nil {
-			return string(name), true
+		i, known := fields.index[string(name)]
+		if !known || json.Unmarshal(raw, reflect.New(fields.types[i]).Interface()) == nil {
+			continue
 		}
+		p := memberPath(path, name)
+		obj, elem := fields.objects[i], fields.elems[i]
+		if obj == nil || depth >= maxPathDepth {
+			return p, fields.types[i], true
+		}
+		if elem == nil {
+			if inner, t, ok := failingMember(raw, fieldsOf(obj), p, depth+1); ok {
+				return inner, t, true
+			}
+			return p, fields.types[i], true
+		}
+		var found []byte
+		var ft reflect.Type
+		elements(raw, func(j int, e []byte) bool {
+			if json.Unmarshal(e, reflect.New(elem).Interface()) == nil {
+				return true
+			}
+			ep := indexPath(p, j)
+			if inner, t, ok := failingMember(e, fieldsOf(obj), ep, depth+1); ok {
+				found, ft = inner, t
+				return false
+			}
+			found, ft = ep, elem
+			return false
+		})
+		if found != nil {
+			return found, ft, true
+		}
+		return p, fields.types[i], true
 	}
-}
-
-// fieldError is the validation error of the member name, saying what its
-// value must be.
-func fieldError(fields *structFields, name string) error {
-	return keyward.Invalid(keyward.FieldError{Field: name, Message: expectation(fields.typeOf(name))})
 }
 
 // objectScanner walks the members of a JSON object without decoding them.
@@ -327,6 +463,27 @@ func (s *objectScanner) next() (name, value []byte, ok bool) {
 	}
 	s.members++
 	return name, s.data[start:s.pos], true
+}
+
+// elements calls fn with the index and raw value of each element of the
+// JSON array data, until fn returns false or data stops being JSON.
+func elements(data []byte, fn func(i int, raw []byte) bool) {
+	s := objectScanner{data: data}
+	s.space()
+	if !s.eat('[') {
+		return
+	}
+	for i := 0; ; i++ {
+		s.space()
+		if s.eat(']') || (i > 0 && !s.eat(',')) {
+			return
+		}
+		s.space()
+		start := s.pos
+		if !s.value() || !fn(i, s.data[start:s.pos]) {
+			return
+		}
+	}
 }
 
 // space skips JSON whitespace.
@@ -417,13 +574,11 @@ var (
 
 // expectation describes the JSON values a field of type t accepts.
 func expectation(t reflect.Type) string {
-	for t != nil && t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
 	if t == nil {
 		return "has an invalid value"
 	}
-	if t == timeType || t == optionalTimeType {
+	t = valueType(t)
+	if t == timeType {
 		return "must be an RFC 3339 date-time such as 2030-01-02T15:04:05Z"
 	}
 	switch t.Kind() {
@@ -434,8 +589,11 @@ func expectation(t reflect.Type) string {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		return "must be an integer"
 	case reflect.Slice:
-		if t.Elem().Kind() == reflect.String {
+		switch valueType(t.Elem()).Kind() {
+		case reflect.String:
 			return "must be an array of strings"
+		case reflect.Struct:
+			return "must be an array of objects"
 		}
 		return "must be an array"
 	case reflect.Map, reflect.Struct:
@@ -486,6 +644,33 @@ func (q *query) boolean(name string) *bool {
 	}
 	q.errs = append(q.errs, keyward.FieldError{Field: name, Message: "must be true or false"})
 	return nil
+}
+
+// dateTime returns an RFC 3339 date-time parameter, nil when absent.
+func (q *query) dateTime(name string) *time.Time {
+	if !q.values.Has(name) {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339, q.values.Get(name))
+	if err != nil {
+		// An unescaped + of an offset arrives as a space.
+		q.errs = append(q.errs, keyward.FieldError{Field: name, Message: "must be an RFC 3339 date-time such as 2030-01-02T15:04:05Z (escape + as %2B)"})
+		return nil
+	}
+	return &t
+}
+
+// oneOf returns a parameter that must be one of values, "" when absent.
+func (q *query) oneOf(name string, values ...string) string {
+	if !q.values.Has(name) {
+		return ""
+	}
+	v := q.values.Get(name)
+	if !slices.Contains(values, v) {
+		q.errs = append(q.errs, keyward.FieldError{Field: name, Message: "must be one of " + strings.Join(values, ", ")})
+		return ""
+	}
+	return v
 }
 
 // err returns the validation error of every invalid parameter read.

@@ -75,6 +75,22 @@ func TestDecode(t *testing.T) {
 		{"every bad name once", http.MethodPost, `{"A":1,"name":"a","b":{"c":[2]},"name":"b","A":3,"name":"c"}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"A", "b", "name"}},
 		{"bad name before bad value", http.MethodPost, `{"NAME":5}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"NAME"}},
 		{"nested names are values", http.MethodPost, `{"name":"a","metadata":{"NAME":1,"x":{"x":2},"x":3}}`, nil, http.StatusCreated, "", nil},
+		// Members of nested objects are as strict, and named by path.
+		{"nested", http.MethodPost, `{"name":"a","rate_limits":[{"name":"d","limit":1,"window":60}],"credits":{"remaining":1,"refill":{"amount":1,"interval":"monthly","day":1}}}`, nil, http.StatusCreated, "", nil},
+		{"nested null element", http.MethodPost, `{"name":"a","rate_limits":[null]}`, nil, http.StatusCreated, "", nil},
+		{"nested unknown", http.MethodPost, `{"name":"a","rate_limits":[{"name":"d","limt":1,"window":60}]}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"rate_limits[0].limt"}},
+		{"nested case", http.MethodPost, `{"name":"a","rate_limits":[{"name":"a","limit":1,"window":1},{"name":"b","limit":1,"Window":1}]}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"rate_limits[1].Window"}},
+		{"nested duplicate", http.MethodPost, `{"name":"a","rate_limits":[{"name":"a","limit":1,"limit":2,"window":1}]}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"rate_limits[0].limit"}},
+		{"nested twice", http.MethodPost, `{"name":"a","credits":{"remaining":1,"refill":{"amount":1,"interval":"monthly","dya":1}}}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"credits.refill.dya"}},
+		{"nested optional", http.MethodPatch, `{"credits":{"remaning":5}}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"credits.remaning"}},
+		{"nested pointer to list", http.MethodPatch, `{"rate_limits":[{"nmae":"x"}]}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"rate_limits[0].nmae"}},
+		{"nested at every level", http.MethodPost, `{"x":1,"rate_limits":[{"y":1},{"name":"b"},{"z":1}],"credits":{"w":1}}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"x", "rate_limits[0].y", "rate_limits[2].z", "credits.w"}},
+		{"nested type", http.MethodPost, `{"name":"a","rate_limits":[{"name":"d","limit":1,"window":"60"}]}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"rate_limits[0].window"}},
+		{"nested element type", http.MethodPost, `{"name":"a","rate_limits":[{"name":"a","limit":1,"window":1},5]}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"rate_limits[1]"}},
+		{"nested list type", http.MethodPost, `{"name":"a","rate_limits":{"name":"a"}}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"rate_limits"}},
+		{"nested object type", http.MethodPost, `{"name":"a","credits":{"remaining":1,"refill":"daily"}}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"credits.refill"}},
+		{"nested optional type", http.MethodPatch, `{"credits":{"refill":{"day":"1"}}}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"credits.refill.day"}},
+		{"nested optional not an object", http.MethodPatch, `{"credits":[]}`, nil, http.StatusBadRequest, keyward.EINVALID, []string{"credits"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,6 +127,13 @@ func TestDecode_FieldMessages(t *testing.T) {
 		{`{"Expires_At":"tomorrow"}`, keyward.FieldError{Field: "Expires_At", Message: "is not a known field"}},
 		{`{"nope":1}`, keyward.FieldError{Field: "nope", Message: "is not a known field"}},
 		{`{"name":"a","name":"a"}`, keyward.FieldError{Field: "name", Message: "is a duplicate member"}},
+		{`{"rate_limits":[{"limit":"x"}]}`, keyward.FieldError{Field: "rate_limits[0].limit", Message: "must be an integer"}},
+		{`{"rate_limits":{}}`, keyward.FieldError{Field: "rate_limits", Message: "must be an array of objects"}},
+		{`{"rate_limits":[{},1]}`, keyward.FieldError{Field: "rate_limits[1]", Message: "must be an object"}},
+		{`{"credits":5}`, keyward.FieldError{Field: "credits", Message: "must be an object"}},
+		{`{"credits":{"refill":{"interval":1}}}`, keyward.FieldError{Field: "credits.refill.interval", Message: "must be a string"}},
+		{`{"credits":{"refill":{"dya":1}}}`, keyward.FieldError{Field: "credits.refill.dya", Message: "is not a known field"}},
+		{`{"rate_limits":[{"name":"a","name":"b"}]}`, keyward.FieldError{Field: "rate_limits[0].name", Message: "is a duplicate member"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.body, func(t *testing.T) {
@@ -144,13 +167,19 @@ func checkDecode(t *testing.T, body []byte, v any) {
 	}
 }
 
-// checkMemberNames fails unless every member of the decoded object body is
-// named exactly as one of v's fields, once. It walks the members with
+// checkMemberNames fails unless every member of the decoded object body,
+// and of the objects nested in it that checkMembers checks, is named
+// exactly as one of its type's fields, once. It walks the members with
 // encoding/json, independently of objectScanner.
 func checkMemberNames(t *testing.T, body []byte, v any) {
 	t.Helper()
-	fields := fieldsOf(reflect.TypeOf(v).Elem())
-	dec := json.NewDecoder(bytes.NewReader(body))
+	checkObjectNames(t, body, body, fieldsOf(reflect.TypeOf(v).Elem()))
+}
+
+// checkObjectNames checks the members of data, an object within body.
+func checkObjectNames(t *testing.T, body, data []byte, fields *structFields) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(data))
 	if _, err := dec.Token(); err != nil {
 		t.Fatalf("decode %q: accepted, but %v", body, err)
 	}
@@ -169,6 +198,23 @@ func checkMemberNames(t *testing.T, body []byte, v any) {
 		if err := dec.Decode(&raw); err != nil {
 			t.Fatalf("decode %q: accepted, but %v", body, err)
 		}
+		i := fields.index[name]
+		obj := fields.objects[i]
+		switch {
+		case obj == nil:
+		case raw[0] == '{':
+			checkObjectNames(t, body, raw, fieldsOf(obj))
+		case raw[0] == '[' && fields.elems[i] != nil:
+			var elems []json.RawMessage
+			if err := json.Unmarshal(raw, &elems); err != nil {
+				t.Fatalf("decode %q: accepted, but %v", body, err)
+			}
+			for _, e := range elems {
+				if e[0] == '{' {
+					checkObjectNames(t, body, e, fieldsOf(obj))
+				}
+			}
+		}
 	}
 }
 
@@ -183,6 +229,9 @@ var fuzzSeeds = []string{
 	`{"NAME":"a","\u212aey":"k","n\u0061me":"a"}`,
 	`{"name":"a","name":"b"}`,
 	`{"metadata":{"a":"}\"]","b":[{}]},"name":"x"}`,
+	`{"name":"a","rate_limits":[{"name":"d","limit":1,"window":60},null],"credits":{"remaining":1,"refill":{"amount":1,"interval":"monthly","day":1}}}`,
+	`{"rate_limits":[{"name":"d","cost":2},{"NAME":"x","limit":1}],"credits":null,"cost":3}`,
+	`{"credits":{"refill":{"dya":1,"day":"x"}},"rate_limits":[[{}],{"window":1,"window":2}]}`,
 	`{} {}`,
 	`[]`,
 	`{"a":`,
@@ -231,6 +280,9 @@ func TestVerify_StrictMembers(t *testing.T) {
 		{`{"key":"k","Permissions":"admin:*"}`, []string{"Permissions"}},
 		{`{"key":"k","permissions":"a.read","permissions":""}`, []string{"permissions"}},
 		{`{"key":"a","key":"b"}`, []string{"key"}},
+		{`{"key":"k","rate_limits":[{"name":"a","cots":2}]}`, []string{"rate_limits[0].cots"}},
+		{`{"key":"k","rate_limits":[{"name":"a","cost":"2"}]}`, []string{"rate_limits[0].cost"}},
+		{`{"key":"k","cost":"1"}`, []string{"cost"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.body, func(t *testing.T) {
@@ -257,6 +309,60 @@ func TestDecode_ManyBadMembers(t *testing.T) {
 	if want := (keyward.FieldError{Field: "name", Message: "is a duplicate member"}); fields[1] != want {
 		t.Errorf("second field error: got %+v, want %+v", fields[1], want)
 	}
+}
+
+// Bad names in nested objects count towards the same bound.
+func TestDecode_ManyBadNestedMembers(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"name":"a","rate_limits":[`)
+	for i := range 1000 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(`{"x":1}`)
+	}
+	b.WriteString("]}")
+	var in keyward.KeyCreate
+	fields := keyward.ErrorFields(decodeBody([]byte(b.String()), &in))
+	if len(fields) != maxFieldErrors {
+		t.Errorf("field errors: got %d, want %d", len(fields), maxFieldErrors)
+	}
+	if want := (keyward.FieldError{Field: "rate_limits[9].x", Message: "is not a known field"}); fields[len(fields)-1] != want {
+		t.Errorf("last field error: got %+v, want %+v", fields[len(fields)-1], want)
+	}
+}
+
+// elements finds the elements that encoding/json finds, with the same raw
+// values, in every well-formed array.
+func FuzzElements(f *testing.F) {
+	for _, s := range []string{`[]`, ` [ 1 , "a]" , {"b":[2]} , [[]] , null ] `, `[1,]`, `[,1]`, `[1 2]`, `["\"]`, `[{"a":"\\"}]`, `{}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var got []string
+		elements(data, func(i int, raw []byte) bool {
+			if i != len(got) {
+				t.Fatalf("%q: element %d after %d elements", data, i, len(got))
+			}
+			got = append(got, string(raw))
+			return true
+		})
+		trimmed := bytes.TrimLeft(data, jsonSpace)
+		if !json.Valid(data) || len(trimmed) == 0 || trimmed[0] != '[' {
+			return
+		}
+		var raws []json.RawMessage
+		if err := json.Unmarshal(data, &raws); err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, r := range raws {
+			want = append(want, string(r))
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%q: elements (-encoding/json +elements):\n%s", data, diff)
+		}
+	})
 }
 
 // objectScanner finds the members that encoding/json finds, with the same

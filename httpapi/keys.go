@@ -103,3 +103,32 @@ func listPage[T any](p keyward.Page[T]) keyward.Page[T] {
 	}
 	return p
 }
+
+// handleRotateKey replaces a key with a new one of the same settings and
+// answers the new key with its secret, like a create; the old key keeps
+// working for the grace period.
+func (s *Server) handleRotateKey(w http.ResponseWriter, r *http.Request) error {
+	var in keyward.KeyRotate
+	if err := decodeJSON(w, r, &in, false); err != nil {
+		return err
+	}
+	k, err := s.Keys.RotateKey(r.Context(), r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/keys/"+url.PathEscape(k.ID))
+	return writeJSON(w, http.StatusCreated, k)
+}
+
+// handleUpdateCredits sets, increments or decrements a key's balance.
+func (s *Server) handleUpdateCredits(w http.ResponseWriter, r *http.Request) error {
+	var upd keyward.CreditsUpdate
+	if err := decodeJSON(w, r, &upd, false); err != nil {
+		return err
+	}
+	k, err := s.Keys.UpdateCredits(r.Context(), r.PathValue("id"), upd)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, k)
+}

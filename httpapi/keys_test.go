@@ -33,7 +33,9 @@ func TestCreateKey(t *testing.T) {
 		"owner_id": "user-42",
 		"metadata": {"team": "infra"},
 		"enabled": false,
-		"prefix": "kw_test"
+		"prefix": "kw_test",
+		"rate_limits": [{"name": "default", "limit": 100, "window": 60}, {"name": "burst", "limit": 10, "window": 1}],
+		"credits": {"remaining": 500, "refill": {"amount": 1000, "interval": "monthly", "day": 31}}
 	}`)
 	wantStatus(t, res, http.StatusCreated)
 
@@ -48,6 +50,9 @@ func TestCreateKey(t *testing.T) {
 		Metadata:    json.RawMessage(`{"team": "infra"}`),
 		Enabled:     new(false),
 		Prefix:      "kw_test",
+		RateLimits:  []keyward.RateLimit{{Name: "default", Limit: 100, Window: 60}, {Name: "burst", Limit: 10, Window: 1}},
+		Credits: &keyward.CreditsInput{Remaining: 500,
+			Refill: &keyward.CreditRefill{Amount: 1000, Interval: keyward.RefillMonthly, Day: 31}},
 	}
 	if diff := cmp.Diff(wantIn, got); diff != "" {
 		t.Errorf("CreateKey input (-want +got):\n%s", diff)
@@ -215,6 +220,7 @@ func TestFindKeyByID_NullFields(t *testing.T) {
 		"owner_id": nil, "service_account_id": nil, "metadata": map[string]any{},
 		"created_at": "2026-03-04T05:06:07Z", "updated_at": "2026-03-04T05:06:07Z", "created_by": nil,
 		"last_used_at": nil, "last_used_ip": nil, "last_used_user_agent": nil, "revoked_at": nil, "deleted_at": nil,
+		"rate_limits": []any{}, "credits": nil, "rotated_from": nil, "rotated_to": nil,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("body (-want +got):\n%s", diff)
@@ -248,6 +254,16 @@ func TestUpdateKey(t *testing.T) {
 		{"everything else", `{"description":"d","expires_in":3600,"enabled":false,"metadata":{"a":1}}`,
 			keyward.KeyUpdate{Description: new("d"), ExpiresIn: new(int64(3600)), Enabled: new(false), Metadata: json.RawMessage(`{"a":1}`)}},
 		{"nothing", `{}`, keyward.KeyUpdate{}},
+		{"rate limits", `{"rate_limits":[{"name":"default","limit":5,"window":86400}]}`,
+			keyward.KeyUpdate{RateLimits: &[]keyward.RateLimit{{Name: "default", Limit: 5, Window: 86400}}}},
+		{"rate limits removed", `{"rate_limits":[]}`, keyward.KeyUpdate{RateLimits: &[]keyward.RateLimit{}}},
+		{"credits", `{"credits":{"remaining":7,"refill":{"amount":10,"interval":"daily"}}}`,
+			keyward.KeyUpdate{Credits: keyward.Optional[keyward.CreditsInput]{Set: true, Value: &keyward.CreditsInput{Remaining: 7,
+				Refill: &keyward.CreditRefill{Amount: 10, Interval: keyward.RefillDaily}}}}},
+		{"credits without refill", `{"credits":{"remaining":0}}`,
+			keyward.KeyUpdate{Credits: keyward.Optional[keyward.CreditsInput]{Set: true, Value: &keyward.CreditsInput{}}}},
+		// null makes the key unlimited; absent leaves its credits alone.
+		{"credits removed", `{"credits":null}`, keyward.KeyUpdate{Credits: keyward.Optional[keyward.CreditsInput]{Set: true}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -344,5 +360,86 @@ func TestWhoAmI(t *testing.T) {
 	wantStatus(t, res, http.StatusOK)
 	if diff := cmp.Diff(want, decodeResponse[*keyward.Key](t, res)); diff != "" {
 		t.Errorf("answer (-want +got):\n%s", diff)
+	}
+}
+
+func TestRotateKey(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+		want keyward.KeyRotate
+	}{
+		{"grace period", `{"grace_period":3600}`, keyward.KeyRotate{GracePeriod: 3600}},
+		{"no grace period", `{}`, keyward.KeyRotate{}},
+		{"new expiry", `{"grace_period":0,"expires_in":86400}`, keyward.KeyRotate{ExpiresIn: new(int64(86400))}},
+		{"new expiry date", `{"grace_period":60,"expires_at":"2030-01-02T15:04:05Z"}`,
+			keyward.KeyRotate{GracePeriod: 60, ExpiresAt: new(time.Date(2030, 1, 2, 15, 4, 5, 0, time.UTC))}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := MustOpenServer(t)
+			next := testKeyRecord()
+			next.ID = "01950000-0000-7000-8000-000000000009"
+			next.RotatedFrom, next.RotatedTo = "k-old", ""
+			want := &keyward.CreatedKey{Key: next, Secret: "kw_live_rotatedsecretrotatedsecret00"}
+			var got keyward.KeyRotate
+			s.keys.RotateKeyFn = func(ctx context.Context, id string, in keyward.KeyRotate) (*keyward.CreatedKey, error) {
+				checkContext(t, ctx)
+				if id != "k-old" {
+					t.Errorf("id: got %q, want k-old", id)
+				}
+				got = in
+				return want, nil
+			}
+			res := s.do(t, http.MethodPost, "/v1/keys/k-old/rotate", tt.body)
+			wantStatus(t, res, http.StatusCreated)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("input (-want +got):\n%s", diff)
+			}
+			if loc, want := res.header.Get("Location"), "/v1/keys/"+next.ID; loc != want {
+				t.Errorf("Location: got %q, want %q: the new key's", loc, want)
+			}
+			if cc := res.header.Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("Cache-Control: got %q, want no-store: the answer holds a secret", cc)
+			}
+			created := decodeResponse[keyward.CreatedKey](t, res)
+			if diff := cmp.Diff(want, &created); diff != "" {
+				t.Errorf("answer (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestUpdateCredits(t *testing.T) {
+	tests := []struct {
+		body string
+		want keyward.CreditsUpdate
+	}{
+		{`{"op":"set","amount":0}`, keyward.CreditsUpdate{Op: keyward.CreditsSet}},
+		{`{"op":"increment","amount":250}`, keyward.CreditsUpdate{Op: keyward.CreditsIncrement, Amount: 250}},
+		{`{"amount":5,"op":"decrement"}`, keyward.CreditsUpdate{Op: keyward.CreditsDecrement, Amount: 5}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.body, func(t *testing.T) {
+			s := MustOpenServer(t)
+			want := testKeyRecord()
+			var got keyward.CreditsUpdate
+			s.keys.UpdateCreditsFn = func(ctx context.Context, id string, upd keyward.CreditsUpdate) (*keyward.Key, error) {
+				checkContext(t, ctx)
+				if id != want.ID {
+					t.Errorf("id: got %q, want %q", id, want.ID)
+				}
+				got = upd
+				return want, nil
+			}
+			res := s.do(t, http.MethodPost, "/v1/keys/"+want.ID+"/credits", tt.body)
+			wantStatus(t, res, http.StatusOK)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("update (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(want, decodeResponse[*keyward.Key](t, res)); diff != "" {
+				t.Errorf("answer (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

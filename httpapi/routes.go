@@ -27,6 +27,7 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/healthz", true, nil, s.handleHealthz},
 		{http.MethodGet, "/readyz", true, nil, s.handleReadyz},
 		{http.MethodGet, "/openapi.json", true, nil, s.handleOpenAPI},
+		{http.MethodGet, "/metrics", true, nil, s.handleMetrics},
 
 		{http.MethodPost, "/v1/keys", false, nil, s.handleCreateKey},
 		{http.MethodGet, "/v1/keys", false, []string{"owner_id", "service_account_id", "revoked", "prefix", "cursor", "limit"}, s.handleFindKeys},
@@ -34,6 +35,16 @@ func (s *Server) routes() []route {
 		{http.MethodPatch, "/v1/keys/{id}", false, nil, s.handleUpdateKey},
 		{http.MethodDelete, "/v1/keys/{id}", false, nil, s.handleDeleteKey},
 		{http.MethodPost, "/v1/keys/{id}/revoke", false, nil, s.handleRevokeKey},
+		{http.MethodPost, "/v1/keys/{id}/rotate", false, nil, s.handleRotateKey},
+		{http.MethodPost, "/v1/keys/{id}/credits", false, nil, s.handleUpdateCredits},
+		{http.MethodGet, "/v1/keys/{id}/usage", false, []string{"from", "to", "bucket"}, s.handleFindKeyUsage},
+
+		{http.MethodGet, "/v1/owners/{owner_id}", false, nil, s.handleFindOwner},
+		{http.MethodPut, "/v1/owners/{owner_id}", false, nil, s.handleUpdateOwner},
+
+		{http.MethodGet, "/v1/org/policy", false, nil, s.handleFindOrgPolicy},
+		{http.MethodPut, "/v1/org/policy", false, nil, s.handleUpdateOrgPolicy},
+		{http.MethodGet, "/v1/usage", false, []string{"from", "to", "bucket"}, s.handleFindUsage},
 
 		{http.MethodPost, "/v1/service-accounts", false, nil, s.handleCreateServiceAccount},
 		{http.MethodGet, "/v1/service-accounts", false, []string{"cursor", "limit"}, s.handleFindServiceAccounts},

@@ -32,19 +32,23 @@ const (
 )
 
 // Server serves the REST API. Set its fields, then call Open, or mount
-// Handler in a server of your own. Every service must be set.
+// Handler in a server of your own. Every service must be set; Ready and
+// Metrics are optional.
 type Server struct {
 	// Addr is the TCP address Open listens on, such as "127.0.0.1:8080";
 	// port 0 picks a free one, which URL then reports.
 	Addr string
 
-	// Keys, ServiceAccounts, Audit and Verifier serve the /v1 routes. They
-	// check the caller's permissions themselves (answering EFORBIDDEN), so
-	// handlers only decode, call and encode.
+	// Keys, ServiceAccounts, Audit, Verifier, Owners, Org and Usage serve
+	// the /v1 routes. They check the caller's permissions themselves
+	// (answering EFORBIDDEN), so handlers only decode, call and encode.
 	Keys            keyward.KeyService
 	ServiceAccounts keyward.ServiceAccountService
 	Audit           keyward.AuditService
 	Verifier        keyward.VerifyService
+	Owners          keyward.OwnerService
+	Org             keyward.OrgService
+	Usage           keyward.UsageService
 	// Auth turns the key of a /v1 request into its Principal.
 	Auth keyward.Authenticator
 
@@ -52,6 +56,13 @@ type Server struct {
 	// answers); /readyz answers 503 while it returns an error. Nil means
 	// always ready.
 	Ready func(context.Context) error
+
+	// Metrics, when set, serves GET /metrics without a key; when nil the
+	// route answers 404. It carries counts and latencies, never key
+	// material, but it tells how the service is used: operators should
+	// keep it off the public network (a scraper-only listener or a proxy
+	// rule).
+	Metrics http.Handler
 
 	// Mounts are served under their own path prefixes, behind the same
 	// request id, access log and panic recovery as the routes: the

@@ -33,6 +33,9 @@ type testServer struct {
 	accounts *mock.ServiceAccountService
 	audit    *mock.AuditService
 	verifier *mock.VerifyService
+	owners   *mock.OwnerService
+	org      *mock.OrgService
+	usage    *mock.UsageService
 	auth     *mock.Authenticator
 	log      *syncBuffer
 	client   *http.Client
@@ -46,6 +49,9 @@ func MustOpenServer(tb testing.TB) *testServer {
 		accounts: &mock.ServiceAccountService{},
 		audit:    &mock.AuditService{},
 		verifier: &mock.VerifyService{},
+		owners:   &mock.OwnerService{},
+		org:      &mock.OrgService{},
+		usage:    &mock.UsageService{},
 		auth: &mock.Authenticator{AuthenticateFn: func(ctx context.Context, key string, remoteIP netip.Addr) (*keyward.Principal, error) {
 			if key != testSecret {
 				return nil, keyward.Errorf(keyward.EUNAUTHORIZED, "Unknown key.")
@@ -61,6 +67,9 @@ func MustOpenServer(tb testing.TB) *testServer {
 		ServiceAccounts: s.accounts,
 		Audit:           s.audit,
 		Verifier:        s.verifier,
+		Owners:          s.owners,
+		Org:             s.org,
+		Usage:           s.usage,
 		Auth:            s.auth,
 		Logger:          slog.New(slog.NewJSONHandler(s.log, nil)),
 	}
@@ -267,6 +276,14 @@ func testKeyRecord() *keyward.Key {
 		LastUsedAt:        &used,
 		LastUsedIP:        "10.1.2.3",
 		LastUsedUserAgent: "curl/8",
+		RateLimits:        []keyward.RateLimit{{Name: "default", Limit: 100, Window: 60}},
+		Credits: &keyward.Credits{
+			Remaining:  900,
+			Refill:     &keyward.CreditRefill{Amount: 1000, Interval: keyward.RefillMonthly, Day: 1},
+			RefilledAt: &testTime,
+		},
+		RotatedFrom: "01950000-0000-7000-8000-000000000000",
+		RotatedTo:   "01950000-0000-7000-8000-000000000002",
 	}
 }
 

@@ -1,0 +1,59 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"keyward"
+)
+
+// handleFindKeyUsage answers one key's verification counts per bucket.
+func (s *Server) handleFindKeyUsage(w http.ResponseWriter, r *http.Request) error {
+	q, err := usageQuery(r)
+	if err != nil {
+		return err
+	}
+	u, err := s.Usage.FindKeyUsage(r.Context(), r.PathValue("id"), q)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, usageAnswer(u))
+}
+
+// handleFindUsage answers the org's verification counts per bucket.
+func (s *Server) handleFindUsage(w http.ResponseWriter, r *http.Request) error {
+	q, err := usageQuery(r)
+	if err != nil {
+		return err
+	}
+	u, err := s.Usage.FindUsage(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, usageAnswer(u))
+}
+
+// usageQuery reads from, to and bucket; absent ones are left to the
+// service's defaults, which also checks the range.
+func usageQuery(r *http.Request) (keyward.UsageQuery, error) {
+	q := newQuery(r)
+	uq := keyward.UsageQuery{
+		From:   q.dateTime("from"),
+		To:     q.dateTime("to"),
+		Bucket: q.oneOf("bucket", keyward.BucketMinute, keyward.BucketHour, keyward.BucketDay),
+	}
+	return uq, q.err()
+}
+
+// usageAnswer makes empty lists and counts answer [] and {} rather than
+// null, as documented: clients index them without a nil check.
+func usageAnswer(u *keyward.Usage) *keyward.Usage {
+	out := *u
+	out.Data = make([]keyward.UsageBucket, len(u.Data))
+	for i, b := range u.Data {
+		if b.Codes == nil {
+			b.Codes = map[string]int64{}
+		}
+		out.Data[i] = b
+	}
+	return &out
+}
