@@ -313,7 +313,8 @@ type KeyService interface {
 	FindKeys(ctx context.Context, f KeyFilter) (Page[*Key], error)
 	// UpdateKey needs admin:api-keys:update and permissions that cover the
 	// key's and any new ones. Returns EINVALID, EFORBIDDEN, ENOTFOUND,
-	// ECONFLICT (revoked key).
+	// ECONFLICT (revoked key, or a new expiry or credits for a rotated
+	// key).
 	UpdateKey(ctx context.Context, id string, upd KeyUpdate) (*Key, error)
 	// RevokeKey needs admin:api-keys:delete and permissions that cover the
 	// key's; it is irreversible and idempotent. Returns EFORBIDDEN,

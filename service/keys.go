@@ -23,12 +23,17 @@ const (
 	maxAllowedIPs     = 100
 	maxMetadataBytes  = 4096
 	// maxLifetime bounds expires_in and expires_at: 100 years.
-	maxLifetime = 100 * 365 * 24 * time.Hour
+	maxLifetime        = 100 * 365 * 24 * time.Hour
+	maxLifetimeSeconds = int64(maxLifetime / time.Second)
 )
 
 // CreateKey implements keyward.KeyService.
 func (s *Service) CreateKey(ctx context.Context, in keyward.KeyCreate) (*keyward.CreatedKey, error) {
 	p, err := authorize(ctx, keyward.PermKeysCreate)
+	if err != nil {
+		return nil, err
+	}
+	pol, err := s.store.FindOrgPolicy(ctx, p.OrgID)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +43,10 @@ func (s *Service) CreateKey(ctx context.Context, in keyward.KeyCreate) (*keyward
 	v.description(in.Description)
 	perms := v.permissions(in.Permissions)
 	ips := v.allowedIPs(in.AllowedIPs)
-	expiresAt := v.expiry(in.ExpiresAt, in.ExpiresIn, now)
+	expiresAt, ok := v.expiry(in.ExpiresAt, in.ExpiresIn, now)
+	if ok {
+		expiresAt = v.policyExpiry(pol, expiresAt, expiryField(in.ExpiresAt, in.ExpiresIn), true, now)
+	}
 	metadata := v.metadata(in.Metadata)
 	if len(in.OwnerID) > maxOwnerIDLen {
 		v.add("owner_id", fmt.Sprintf("must be at most %d characters", maxOwnerIDLen))
@@ -55,6 +63,8 @@ func (s *Service) CreateKey(ctx context.Context, in keyward.KeyCreate) (*keyward
 		}
 		prefix = in.Prefix
 	}
+	limits := v.rateLimits(in.RateLimits)
+	credits := v.credits(in.Credits, now)
 	if err := v.err(); err != nil {
 		return nil, err
 	}
@@ -76,6 +86,8 @@ func (s *Service) CreateKey(ctx context.Context, in keyward.KeyCreate) (*keyward
 	k.Metadata = metadata
 	k.OwnerID = in.OwnerID
 	k.ServiceAccountID = in.ServiceAccountID
+	k.RateLimits = limits
+	k.Credits = credits
 	k.CreatedAt, k.UpdatedAt = now, now
 	k.CreatedBy = p.KeyID
 
@@ -83,6 +95,7 @@ func (s *Service) CreateKey(ctx context.Context, in keyward.KeyCreate) (*keyward
 		"name": k.Name, "key_prefix": k.KeyPrefix, "permissions": k.Permissions,
 		"allowed_ips": k.AllowedIPs, "expires_at": k.ExpiresAt, "enabled": k.Enabled,
 		"owner_id": k.OwnerID, "service_account_id": k.ServiceAccountID,
+		"rate_limits": k.RateLimits, "credits": k.Credits,
 	})
 	if err := s.store.CreateKey(ctx, k, ev); err != nil {
 		return nil, err
@@ -152,7 +165,17 @@ func (s *Service) UpdateKey(ctx context.Context, id string, upd keyward.KeyUpdat
 	var expiresAt *time.Time
 	setExpiry := upd.ExpiresAt.Set || upd.ExpiresIn != nil
 	if setExpiry {
-		expiresAt = v.expiry(upd.ExpiresAt.Value, upd.ExpiresIn, now)
+		var ok bool
+		expiresAt, ok = v.expiry(upd.ExpiresAt.Value, upd.ExpiresIn, now)
+		if ok {
+			// Only a changed expiry meets the policy: a key made before the
+			// policy keeps its own until someone changes it.
+			pol, err := s.store.FindOrgPolicy(ctx, p.OrgID)
+			if err != nil {
+				return nil, err
+			}
+			expiresAt = v.policyExpiry(pol, expiresAt, expiryField(upd.ExpiresAt.Value, upd.ExpiresIn), false, now)
+		}
 		changed["expires_at"] = expiresAt
 	}
 	var metadata json.RawMessage
@@ -163,6 +186,16 @@ func (s *Service) UpdateKey(ctx context.Context, id string, upd keyward.KeyUpdat
 	if upd.Enabled != nil {
 		changed["enabled"] = *upd.Enabled
 	}
+	var limits []keyward.RateLimit
+	if upd.RateLimits != nil {
+		limits = v.rateLimits(*upd.RateLimits)
+		changed["rate_limits"] = limits
+	}
+	var credits *keyward.Credits
+	if upd.Credits.Set {
+		credits = v.credits(upd.Credits.Value, now)
+		changed["credits"] = credits
+	}
 	if err := v.err(); err != nil {
 		return nil, err
 	}
@@ -172,12 +205,18 @@ func (s *Service) UpdateKey(ctx context.Context, id string, upd keyward.KeyUpdat
 		}
 	}
 
-	return s.writeKey(ctx, p, id, keyward.ActionKeyUpdate, changed, func(k *keyward.Key) error {
+	ev := s.event(ctx, p, keyward.ActionKeyUpdate, "key", id, changed)
+	return s.writeKey(ctx, p, id, ev, func(k *keyward.Key) error {
 		if k.RevokedAt != nil {
 			return keyward.Errorf(keyward.ECONFLICT, "Key %s is revoked and cannot be changed.", k.ID)
 		}
 		if len(changed) == 0 {
 			return keyward.ErrNoChange
+		}
+		// A rotated key lives out its grace period on its successor's
+		// credits; a new expiry or balance would outlast or fork them.
+		if k.RotatedTo != "" && (setExpiry || upd.Credits.Set) {
+			return keyward.Errorf(keyward.ECONFLICT, "Key %s was rotated to key %s; its expiry and credits cannot be changed (revoke it to end it now).", k.ID, k.RotatedTo)
 		}
 		if upd.Name != nil {
 			k.Name = *upd.Name
@@ -200,6 +239,12 @@ func (s *Service) UpdateKey(ctx context.Context, id string, upd keyward.KeyUpdat
 		if upd.Enabled != nil {
 			k.Enabled = *upd.Enabled
 		}
+		if upd.RateLimits != nil {
+			k.RateLimits = limits
+		}
+		if upd.Credits.Set {
+			k.Credits = credits
+		}
 		k.UpdatedAt = now
 		return nil
 	})
@@ -213,7 +258,8 @@ func (s *Service) RevokeKey(ctx context.Context, id string) (*keyward.Key, error
 		return nil, err
 	}
 	now := s.clock()
-	return s.writeKey(ctx, p, id, keyward.ActionKeyRevoke, nil, func(k *keyward.Key) error {
+	ev := s.event(ctx, p, keyward.ActionKeyRevoke, "key", id, nil)
+	return s.writeKey(ctx, p, id, ev, func(k *keyward.Key) error {
 		if k.RevokedAt != nil {
 			return keyward.ErrNoChange
 		}
@@ -231,7 +277,8 @@ func (s *Service) DeleteKey(ctx context.Context, id string) (*keyward.Key, error
 		return nil, err
 	}
 	now := s.clock()
-	return s.writeKey(ctx, p, id, keyward.ActionKeyDelete, nil, func(k *keyward.Key) error {
+	ev := s.event(ctx, p, keyward.ActionKeyDelete, "key", id, nil)
+	return s.writeKey(ctx, p, id, ev, func(k *keyward.Key) error {
 		k.DeletedAt = &now
 		k.UpdatedAt = now
 		return nil
@@ -239,14 +286,15 @@ func (s *Service) DeleteKey(ctx context.Context, id string) (*keyward.Key, error
 }
 
 // writeKey applies change to a key that the caller covers (checkTarget), in
-// one transaction with its audit event, then drops the key from the cache
-// so that the next verification on this node reads the new record. It
-// drops it on an error too: a commit whose acknowledgement was lost must
-// not leave the old record served until the cache entry expires.
-func (s *Service) writeKey(ctx context.Context, p *keyward.Principal, id, action string, details any, change func(k *keyward.Key) error) (*keyward.Key, error) {
+// one transaction with its audit event ev, then drops the key from the
+// cache so that the next verification on this node reads the new record.
+// It drops it on an error too: a commit whose acknowledgement was lost must
+// not leave the old record served until the cache entry expires. The store
+// writes ev after change returns, so change may fill ev.Details with what
+// only the stored record tells.
+func (s *Service) writeKey(ctx context.Context, p *keyward.Principal, id string, ev *keyward.AuditEvent, change func(k *keyward.Key) error) (*keyward.Key, error) {
 	var hash []byte
 	defer func() { s.engine.Invalidate(hash) }()
-	ev := s.event(ctx, p, action, "key", id, details)
 	return s.store.UpdateKey(ctx, p.OrgID, id, func(k *keyward.Key) error {
 		hash = k.Hash
 		if err := checkTarget(p, k); err != nil {
@@ -373,8 +421,9 @@ func (v *validator) allowedIPs(ips []string) []string {
 }
 
 // expiry returns the expiry time from an absolute time or a lifetime in
-// seconds; nil for a key that never expires.
-func (v *validator) expiry(at *time.Time, in *int64, now time.Time) *time.Time {
+// seconds; nil for a key that never expires. ok is false when the input
+// was invalid (and reported).
+func (v *validator) expiry(at *time.Time, in *int64, now time.Time) (_ *time.Time, ok bool) {
 	switch {
 	case at != nil && in != nil:
 		v.add("expires_in", "give expires_at or expires_in, not both")
@@ -385,17 +434,46 @@ func (v *validator) expiry(at *time.Time, in *int64, now time.Time) *time.Time {
 		} else if t.Sub(now) > maxLifetime {
 			v.add("expires_at", "must be within 100 years")
 		} else {
-			return &t
+			return &t, true
 		}
 	case in != nil:
-		if *in <= 0 || *in > int64(maxLifetime/time.Second) {
-			v.add("expires_in", fmt.Sprintf("must be between 1 and %d seconds", int64(maxLifetime/time.Second)))
+		if *in <= 0 || *in > maxLifetimeSeconds {
+			v.add("expires_in", fmt.Sprintf("must be between 1 and %d seconds", maxLifetimeSeconds))
 		} else {
 			t := now.Add(time.Duration(*in) * time.Second)
-			return &t
+			return &t, true
 		}
+	default:
+		return nil, true
 	}
-	return nil
+	return nil, false
+}
+
+// expiryField names the input that gave an expiry, for policy errors.
+func expiryField(at *time.Time, in *int64) string {
+	if at == nil && in != nil {
+		return "expires_in"
+	}
+	return "expires_at"
+}
+
+// policyExpiry holds an expiry to the org's policy: the default lifetime
+// when none was given and useDefault (creation), then the rules on
+// non-expiring keys and on the longest lifetime, counted from now. field
+// names the input that set at.
+func (v *validator) policyExpiry(pol *keyward.OrgPolicy, at *time.Time, field string, useDefault bool, now time.Time) *time.Time {
+	if at == nil && useDefault && pol.DefaultKeyLifetime != nil {
+		t := now.Add(time.Duration(*pol.DefaultKeyLifetime) * time.Second)
+		at = &t
+	}
+	switch {
+	case at == nil && !pol.AllowNonExpiring:
+		v.add("expires_at", "the organization's policy requires keys to expire")
+	case at != nil && pol.MaxKeyLifetime != nil && at.Sub(now) > time.Duration(*pol.MaxKeyLifetime)*time.Second:
+		v.add(field, fmt.Sprintf("the organization's policy allows keys to live at most %d seconds, until %s",
+			*pol.MaxKeyLifetime, now.Add(time.Duration(*pol.MaxKeyLifetime)*time.Second).Format(time.RFC3339)))
+	}
+	return at
 }
 
 // metadata checks for a JSON object of at most 4 KiB and compacts it.

@@ -32,6 +32,9 @@ var (
 	_ keyward.ServiceAccountService = (*Service)(nil)
 	_ keyward.AuditService          = (*Service)(nil)
 	_ keyward.VerifyService         = (*Service)(nil)
+	_ keyward.OwnerService          = (*Service)(nil)
+	_ keyward.OrgService            = (*Service)(nil)
+	_ keyward.UsageService          = (*Service)(nil)
 )
 
 // Config configures a Service. Store and Engine are required.

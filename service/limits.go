@@ -1,0 +1,171 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"keyward"
+)
+
+// Usage limit bounds.
+const (
+	maxRateLimitNameLen = 64
+	maxRateLimit        = 1_000_000_000
+	// maxCredits bounds a balance and a refill: far above any real plan,
+	// far below where sums of them could overflow an int64.
+	maxCredits = 1_000_000_000_000
+)
+
+// rateLimits validates a key's or an owner's named limits and returns a
+// copy; nil for none, which is how a key without limits reads back from
+// the store.
+func (v *validator) rateLimits(limits []keyward.RateLimit) []keyward.RateLimit {
+	if len(limits) > keyward.MaxRateLimits {
+		v.add("rate_limits", fmt.Sprintf("at most %d limits", keyward.MaxRateLimits))
+		return nil
+	}
+	if len(limits) == 0 {
+		return nil
+	}
+	out := make([]keyward.RateLimit, 0, len(limits))
+	seen := make(map[string]bool, len(limits))
+	for i, l := range limits {
+		field := fmt.Sprintf("rate_limits[%d].", i)
+		switch {
+		case !validLimitName(l.Name):
+			v.add(field+"name", fmt.Sprintf("must be 1 to %d characters of A-Z, a-z, 0-9, '_', '.', ':' and '-'", maxRateLimitNameLen))
+		case seen[l.Name]:
+			v.add(field+"name", fmt.Sprintf("%q is given twice", l.Name))
+		}
+		seen[l.Name] = true
+		if l.Limit < 1 || l.Limit > maxRateLimit {
+			v.add(field+"limit", fmt.Sprintf("must be between 1 and %d", maxRateLimit))
+		}
+		if l.Window < 1 || l.Window > keyward.MaxRateLimitWindow {
+			v.add(field+"window", fmt.Sprintf("must be between 1 and %d seconds", keyward.MaxRateLimitWindow))
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// validLimitName reports whether name matches [A-Za-z0-9_.:-]{1,64}.
+func validLimitName(name string) bool {
+	if name == "" || len(name) > maxRateLimitNameLen {
+		return false
+	}
+	for i := range len(name) {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// credits validates a balance and refill; nil in is nil out, an unlimited
+// key. The refill schedule counts from now.
+func (v *validator) credits(in *keyward.CreditsInput, now time.Time) *keyward.Credits {
+	if in == nil {
+		return nil
+	}
+	n := len(v.fields)
+	if in.Remaining < 0 || in.Remaining > maxCredits {
+		v.add("credits.remaining", fmt.Sprintf("must be between 0 and %d", int64(maxCredits)))
+	}
+	c := &keyward.Credits{Remaining: in.Remaining}
+	if r := in.Refill; r != nil {
+		if r.Amount < 1 || r.Amount > maxCredits {
+			v.add("credits.refill.amount", fmt.Sprintf("must be between 1 and %d", int64(maxCredits)))
+		}
+		switch r.Interval {
+		case keyward.RefillDaily:
+			if r.Day != 0 {
+				v.add("credits.refill.day", "must be absent for a daily refill")
+			}
+		case keyward.RefillMonthly:
+			if r.Day < 1 || r.Day > 31 {
+				v.add("credits.refill.day", "is required for a monthly refill, 1 to 31 (the month's last day when it is shorter)")
+			}
+		default:
+			v.add("credits.refill.interval", "must be daily or monthly")
+		}
+		refill := *r
+		c.Refill = &refill
+		c.RefilledAt = &now
+	}
+	if len(v.fields) > n {
+		return nil
+	}
+	return c
+}
+
+// UpdateCredits implements keyward.KeyService. It runs inside the store's
+// write transaction, so it never loses a concurrent verification's spend:
+// a due refill is applied first, then the operation. A rotated key has no
+// balance of its own (its successor holds it, and it spends from there),
+// so changing it is a conflict that names the successor.
+func (s *Service) UpdateCredits(ctx context.Context, id string, upd keyward.CreditsUpdate) (*keyward.Key, error) {
+	p, err := authorize(ctx, keyward.PermKeysUpdate)
+	if err != nil {
+		return nil, err
+	}
+	var v validator
+	least := int64(1)
+	switch upd.Op {
+	case keyward.CreditsSet:
+		least = 0
+	case keyward.CreditsIncrement, keyward.CreditsDecrement:
+	default:
+		v.add("op", "must be set, increment or decrement")
+	}
+	if upd.Amount < least || upd.Amount > maxCredits {
+		v.add("amount", fmt.Sprintf("must be between %d and %d", least, int64(maxCredits)))
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+
+	now := s.clock()
+	ev := s.event(ctx, p, keyward.ActionKeyCredits, "key", id, nil)
+	return s.writeKey(ctx, p, id, ev, func(k *keyward.Key) error {
+		if k.RevokedAt != nil {
+			return keyward.Errorf(keyward.ECONFLICT, "Key %s is revoked and cannot be changed.", k.ID)
+		}
+		if k.RotatedTo != "" {
+			return keyward.Errorf(keyward.ECONFLICT, "Key %s was rotated; its credits belong to key %s.", k.ID, k.RotatedTo)
+		}
+		if k.Credits == nil && upd.Op != keyward.CreditsSet {
+			return keyward.Errorf(keyward.ECONFLICT, "Key %s has no credits (it is unlimited); set a balance first.", k.ID)
+		}
+		// Work on a copy: the record handed in must stay as stored.
+		var c keyward.Credits
+		if k.Credits != nil {
+			c = *k.Credits
+			c.ApplyRefill(now)
+		}
+		switch upd.Op {
+		case keyward.CreditsSet:
+			c.Remaining = upd.Amount
+		case keyward.CreditsIncrement:
+			if c.Remaining+upd.Amount > maxCredits {
+				return keyward.Invalid(keyward.FieldError{Field: "amount",
+					Message: fmt.Sprintf("would take credits above %d; %d remain", int64(maxCredits), c.Remaining)})
+			}
+			c.Remaining += upd.Amount
+		case keyward.CreditsDecrement:
+			if upd.Amount > c.Remaining {
+				return keyward.Invalid(keyward.FieldError{Field: "amount",
+					Message: fmt.Sprintf("would take credits below zero; %d remain", c.Remaining)})
+			}
+			c.Remaining -= upd.Amount
+		}
+		k.Credits = &c
+		k.UpdatedAt = now
+		var err error
+		ev.Details, err = json.Marshal(map[string]any{"op": upd.Op, "amount": upd.Amount, "remaining": c.Remaining})
+		return err
+	})
+}

@@ -1,0 +1,121 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"keyward"
+)
+
+// defaultUsageSpan is the range of a usage query that gives none.
+const defaultUsageSpan = 24 * time.Hour
+
+// FindKeyUsage implements keyward.UsageService. A deleted key's usage
+// stays readable: the counts outlive it, as its audit trail does.
+func (s *Service) FindKeyUsage(ctx context.Context, keyID string, q keyward.UsageQuery) (*keyward.Usage, error) {
+	p, err := authorize(ctx, keyward.PermUsageRead)
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.usageFilter(q)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.store.FindKeyByID(ctx, p.OrgID, keyID); err != nil {
+		return nil, err
+	}
+	f.KeyID = keyID
+	return s.findUsage(ctx, p.OrgID, f)
+}
+
+// FindUsage implements keyward.UsageService.
+func (s *Service) FindUsage(ctx context.Context, q keyward.UsageQuery) (*keyward.Usage, error) {
+	p, err := authorize(ctx, keyward.PermUsageRead)
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.usageFilter(q)
+	if err != nil {
+		return nil, err
+	}
+	return s.findUsage(ctx, p.OrgID, f)
+}
+
+// usageFilter resolves a query's defaults, bucket hour and the 24 hours
+// that end with the current bucket, and widens the range to whole buckets
+// (UTC): from down, to up.
+func (s *Service) usageFilter(q keyward.UsageQuery) (keyward.UsageFilter, error) {
+	f := keyward.UsageFilter{Bucket: q.Bucket}
+	if f.Bucket == "" {
+		f.Bucket = keyward.BucketHour
+	}
+	width, ok := bucketWidths[f.Bucket]
+	if !ok {
+		return f, keyward.Invalid(keyward.FieldError{Field: "bucket", Message: "must be minute, hour or day"})
+	}
+	f.To = alignUp(s.clock(), width)
+	if q.To != nil {
+		f.To = alignUp(q.To.UTC(), width)
+	}
+	f.From = f.To.Add(-defaultUsageSpan)
+	if q.From != nil {
+		f.From = q.From.UTC()
+	}
+	f.From = f.From.Truncate(width)
+	if !f.From.Before(f.To) {
+		return f, keyward.Invalid(keyward.FieldError{Field: "from", Message: "must be before to"})
+	}
+	// Count in seconds: a Duration saturates at 292 years.
+	if n := (f.To.Unix() - f.From.Unix()) / int64(width/time.Second); n > keyward.MaxUsageBuckets {
+		return f, keyward.Invalid(keyward.FieldError{Field: "from", Message: fmt.Sprintf(
+			"the range holds %d %s buckets, more than the %d one answer may hold: narrow it or use a wider bucket",
+			n, f.Bucket, keyward.MaxUsageBuckets)})
+	}
+	return f, nil
+}
+
+// bucketWidths are the bucket sizes. Truncating to them aligns to UTC:
+// time.Truncate counts from the zero time, a UTC midnight, and Go time has
+// no leap seconds.
+var bucketWidths = map[string]time.Duration{
+	keyward.BucketMinute: time.Minute,
+	keyward.BucketHour:   time.Hour,
+	keyward.BucketDay:    24 * time.Hour,
+}
+
+// alignUp returns t if it starts a bucket, else the start of the next one.
+func alignUp(t time.Time, width time.Duration) time.Time {
+	if down := t.Truncate(width); !down.Equal(t) {
+		return down.Add(width)
+	}
+	return t
+}
+
+// findUsage reads the counts and fills the buckets that have none, so that
+// a chart gets every point.
+func (s *Service) findUsage(ctx context.Context, orgID string, f keyward.UsageFilter) (*keyward.Usage, error) {
+	stored, err := s.store.FindUsage(ctx, orgID, f)
+	if err != nil {
+		return nil, err
+	}
+	byStart := make(map[int64]keyward.UsageBucket, len(stored))
+	for _, b := range stored {
+		byStart[b.Start.Unix()] = b
+	}
+	width := bucketWidths[f.Bucket]
+	data := make([]keyward.UsageBucket, 0, f.To.Sub(f.From)/width)
+	for t := f.From; t.Before(f.To); t = t.Add(width) {
+		b, ok := byStart[t.Unix()]
+		if !ok || b.Codes == nil {
+			b.Codes = map[string]int64{}
+		}
+		b.Start = t
+		data = append(data, b)
+	}
+	u := &keyward.Usage{Bucket: f.Bucket, From: f.From, To: f.To, Data: data}
+	if f.KeyID != "" {
+		u.KeyID = &f.KeyID
+	}
+	return u, nil
+}
