@@ -2,12 +2,18 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 
 	"keyward"
 	"keyward/authz"
+	"keyward/verify"
 )
+
+// maxVerifyCost bounds a verification's cost, of credits and of each rate
+// limit.
+const maxVerifyCost = 1_000_000_000
 
 // Verify implements keyward.VerifyService.
 func (s *Service) Verify(ctx context.Context, req keyward.VerifyRequest) (*keyward.VerifyResult, error) {
@@ -31,8 +37,48 @@ func (s *Service) Verify(ctx context.Context, req keyward.VerifyRequest) (*keywa
 			v.add("ip", "must be an IPv4 or IPv6 address")
 		}
 	}
+	v.verifyCost("cost", req.Cost)
+	v.rateLimitUses(req.RateLimits)
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	return s.engine.Verify(ctx, p.OrgID, req.Key, ip, req.UserAgent, query)
+	return s.engine.Verify(ctx, p.OrgID, verify.Input{
+		Secret:     req.Key,
+		IP:         ip,
+		UserAgent:  req.UserAgent,
+		Query:      query,
+		Cost:       req.Cost,
+		RateLimits: req.RateLimits,
+	})
+}
+
+// verifyCost checks an optional cost; absent means 1.
+func (v *validator) verifyCost(field string, cost *int64) {
+	if cost != nil && (*cost < 0 || *cost > maxVerifyCost) {
+		v.add(field, fmt.Sprintf("must be between 0 and %d", maxVerifyCost))
+	}
+}
+
+// rateLimitUses checks the limits a verification names. Whether the key
+// has them is the engine's to say, once it has found the key.
+func (v *validator) rateLimitUses(uses []keyward.RateLimitUse) {
+	if len(uses) > keyward.MaxRateLimits {
+		v.add("rate_limits", fmt.Sprintf("at most %d limits", keyward.MaxRateLimits))
+		return
+	}
+	if len(uses) == 0 {
+		return
+	}
+	seen := make(map[string]bool, len(uses))
+	for i, u := range uses {
+		field := fmt.Sprintf("rate_limits[%d].", i)
+		switch {
+		case u.Name == "":
+			v.add(field+"name", "is required")
+		case seen[u.Name]:
+			v.add(field+"name", fmt.Sprintf("%q is given twice", u.Name))
+		}
+		seen[u.Name] = true
+		v.verifyCost(field+"cost", u.Cost)
+	}
 }

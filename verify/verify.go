@@ -2,7 +2,15 @@
 // a presented key into an answer. It parses and checksums the key, hashes
 // it, looks the hash up in an in-memory cache (with negative entries for
 // unknown hashes) and only on a miss in the store, then runs the checks in
-// DESIGN.md's fixed order. Last use is recorded behind, in batches.
+// DESIGN.md's fixed order: status, IP (the key's list and the org's),
+// permissions, rate limits (the key's and its owner's, through a
+// ratelimit.Limiter), credits (spent in the store). Last use and
+// per-minute answer counts are written behind, in batches; a sweep refills
+// credits on schedule.
+//
+// Rate limits are spent before credits, and the limiter and the store
+// share no transaction: an answer of USAGE_EXCEEDED has spent its rate
+// limit units.
 package verify
 
 import (
@@ -11,13 +19,16 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/maypok86/otter/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"keyward"
 	"keyward/authz"
 	"keyward/keyformat"
+	"keyward/ratelimit"
 )
 
 // Defaults for Config's zero values.
@@ -27,6 +38,7 @@ const (
 	DefaultNegativeCacheSize = 100_000
 	DefaultNegativeTTL       = 10 * time.Second
 	DefaultFlushInterval     = time.Second
+	DefaultRefillInterval    = time.Minute
 )
 
 // Config configures an Engine. Store and Hasher are required.
@@ -48,9 +60,18 @@ type Config struct {
 	CacheTTL time.Duration
 	// NegativeTTL is how long an unknown hash is remembered.
 	NegativeTTL time.Duration
-	// FlushInterval is how often last use is written to the store.
+	// FlushInterval is how often last use and answer counts are written
+	// to the store.
 	FlushInterval time.Duration
-	Logger        *slog.Logger
+	// RefillInterval is how often credits due for a refill are refilled,
+	// so that idle keys show their balance.
+	RefillInterval time.Duration
+	// Limiter counts rate limits; nil counts them in this process.
+	Limiter ratelimit.Limiter
+	// Registerer gets the metric keyward_verifications_total; nil
+	// registers none.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
 }
 
 var _ keyward.Authenticator = (*Engine)(nil)
@@ -64,23 +85,44 @@ type Engine struct {
 	cache    *otter.Cache[[32]byte, *entry]
 	negative *otter.Cache[[32]byte, struct{}]
 	loader   otter.LoaderFunc[[32]byte, *entry]
+	owners   *otter.Cache[ownerID, *ownerEntry]
+	// ownerLoader is a method value made once: one per call would
+	// allocate on the hot path.
+	ownerLoader otter.LoaderFunc[ownerID, *ownerEntry]
+	limiter     ratelimit.Limiter
+	cacheTTL    time.Duration
+
+	orgs   sync.Map // org id → *orgEntry
+	orgGen atomic.Uint64
 
 	usageMu sync.Mutex
 	usage   map[string]keyward.KeyUse
 
-	flushInterval time.Duration
-	stop          chan struct{}
-	done          chan struct{}
-	closeOnce     sync.Once
+	countsMu sync.Mutex
+	counts   map[countKey]int64
+
+	verifications []prometheus.Counter
+
+	flushInterval  time.Duration
+	refillInterval time.Duration
+	stop           chan struct{}
+	done           chan struct{}
+	closeOnce      sync.Once
 }
 
-// entry is a cached key with its allowed IP ranges parsed.
+// entry is a cached key with its allowed IP ranges parsed and its limits'
+// counters named.
 type entry struct {
-	key  *keyward.Key
-	nets []netip.Prefix
+	key    *keyward.Key
+	nets   []netip.Prefix
+	limits []limit
+	// org is the org policy this key last used; see Engine.org.
+	org atomic.Pointer[orgEntry]
 }
 
-// New returns an engine and starts its last-use writer; Close stops it.
+// New returns an engine and starts its writer and refill sweep; Close
+// stops them. It panics when the metrics cannot be registered (one of that
+// name already is), like prometheus.MustRegister.
 func New(cfg Config) *Engine {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -100,18 +142,29 @@ func New(cfg Config) *Engine {
 	if cfg.FlushInterval <= 0 {
 		cfg.FlushInterval = DefaultFlushInterval
 	}
+	if cfg.RefillInterval <= 0 {
+		cfg.RefillInterval = DefaultRefillInterval
+	}
+	if cfg.Limiter == nil {
+		cfg.Limiter = ratelimit.NewLocal()
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	e := &Engine{
-		store:         cfg.Store,
-		hasher:        cfg.Hasher,
-		now:           cfg.Now,
-		logger:        cfg.Logger,
-		usage:         make(map[string]keyward.KeyUse),
-		flushInterval: cfg.FlushInterval,
-		stop:          make(chan struct{}),
-		done:          make(chan struct{}),
+		store:          cfg.Store,
+		hasher:         cfg.Hasher,
+		now:            cfg.Now,
+		logger:         cfg.Logger,
+		limiter:        cfg.Limiter,
+		cacheTTL:       cfg.CacheTTL,
+		usage:          make(map[string]keyward.KeyUse),
+		counts:         make(map[countKey]int64),
+		verifications:  newVerificationMetrics(cfg.Registerer),
+		flushInterval:  cfg.FlushInterval,
+		refillInterval: cfg.RefillInterval,
+		stop:           make(chan struct{}),
+		done:           make(chan struct{}),
 	}
 	e.cache = otter.Must(&otter.Options[[32]byte, *entry]{
 		MaximumSize:      cfg.CacheSize,
@@ -121,19 +174,26 @@ func New(cfg Config) *Engine {
 		MaximumSize:      cfg.NegativeCacheSize,
 		ExpiryCalculator: otter.ExpiryWriting[[32]byte, struct{}](cfg.NegativeTTL),
 	})
-	e.loader = e.load
+	e.loader, e.ownerLoader = e.load, e.loadOwner
+	// Owner limits change as rarely as keys, and every write to them
+	// invalidates this node's entry at once.
+	e.owners = otter.Must(&otter.Options[ownerID, *ownerEntry]{
+		MaximumSize:      cfg.CacheSize,
+		ExpiryCalculator: otter.ExpiryWriting[ownerID, *ownerEntry](cfg.CacheTTL),
+	})
 	go e.writeBehind()
 	return e
 }
 
-// Close flushes the pending last-use records and stops the writer. Calls
-// after the first do nothing.
+// Close flushes the pending last-use records and answer counts and stops
+// the writer and the refill sweep. Calls after the first do nothing.
 func (e *Engine) Close() error {
 	e.closeOnce.Do(func() {
 		close(e.stop)
 		<-e.done
 		e.cache.StopAllGoroutines()
 		e.negative.StopAllGoroutines()
+		e.owners.StopAllGoroutines()
 	})
 	return nil
 }
@@ -161,18 +221,22 @@ func (e *Engine) load(ctx context.Context, hash [32]byte) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	en := &entry{key: k}
-	for _, s := range k.AllowedIPs {
-		// Stored ranges were validated on write; a bad one matches nothing
-		// rather than everything.
+	return &entry{key: k, nets: parseNets(k.AllowedIPs), limits: keyLimits(k)}, nil
+}
+
+// parseNets parses allowed IP ranges. Stored ranges were validated on
+// write; a bad one matches nothing rather than everything.
+func parseNets(ranges []string) []netip.Prefix {
+	var nets []netip.Prefix
+	for _, s := range ranges {
 		if p, err := keyward.ParseIPRange(s); err == nil {
-			en.nets = append(en.nets, p)
+			nets = append(nets, p)
 		}
 	}
-	if len(k.AllowedIPs) > 0 && len(en.nets) == 0 {
-		en.nets = []netip.Prefix{{}}
+	if len(ranges) > 0 && len(nets) == 0 {
+		nets = []netip.Prefix{{}}
 	}
-	return en, nil
+	return nets
 }
 
 // lookup returns the cached entry for secret, or nil when the secret is
@@ -193,36 +257,43 @@ func (e *Engine) lookup(ctx context.Context, secret string) (*entry, error) {
 	return en, err
 }
 
-// Verify answers whether secret is a valid key of org orgID for a client at
-// ip (invalid when unknown) presenting userAgent, holding the permissions
-// that query (nil for none) asks for. A key of another org answers
-// NOT_FOUND exactly like a key that does not exist.
-func (e *Engine) Verify(ctx context.Context, orgID, secret string, ip netip.Addr, userAgent string, query *authz.Query) (*keyward.VerifyResult, error) {
-	en, err := e.lookup(ctx, secret)
+// Input is what Engine.Verify checks.
+type Input struct {
+	Secret string
+	// IP is the client's address; an invalid one matches no allowed range.
+	IP        netip.Addr
+	UserAgent string
+	// Query asks for permissions; nil for none.
+	Query *authz.Query
+	// Cost is what a valid answer spends of the key's credits; nil for 1.
+	Cost *int64
+	// RateLimits names the limits to apply; nil applies every limit of the
+	// key and its owner at cost 1, and an empty list none.
+	RateLimits []keyward.RateLimitUse
+}
+
+var notFound = keyward.VerifyResult{Code: keyward.CodeNotFound}
+
+// Verify answers whether in.Secret is a valid key of org orgID. A key of
+// another org answers NOT_FOUND exactly like a key that does not exist.
+// It returns EINVALID (field rate_limits[i].name) when in.RateLimits names
+// a limit that neither the key nor its owner has, once the key has passed
+// every check before rate limits; a key that fails one answers its code.
+func (e *Engine) Verify(ctx context.Context, orgID string, in Input) (*keyward.VerifyResult, error) {
+	en, err := e.lookup(ctx, in.Secret)
 	if err != nil {
 		return nil, err
 	}
 	if en == nil || en.key.OrgID != orgID {
-		return &keyward.VerifyResult{Code: keyward.CodeNotFound}, nil
+		return e.notFound(), nil
 	}
 	k := en.key
 	now := e.now()
 	code := k.Status(now)
 	if code == keyward.CodeNotFound {
-		return &keyward.VerifyResult{Code: code}, nil
+		return e.notFound(), nil
 	}
-	if code == keyward.CodeValid && !ipAllowed(en.nets, ip) {
-		code = keyward.CodeIPNotAllowed
-	}
-	if code == keyward.CodeValid && query != nil && !query.Eval(k.Permissions) {
-		code = keyward.CodeInsufficientPermissions
-	}
-	if code == keyward.CodeValid {
-		e.recordUse(k, now, ip, userAgent)
-	}
-	return &keyward.VerifyResult{
-		Valid:            code == keyward.CodeValid,
-		Code:             code,
+	res := &keyward.VerifyResult{
 		KeyID:            k.ID,
 		Name:             k.Name,
 		OwnerID:          k.OwnerID,
@@ -230,7 +301,71 @@ func (e *Engine) Verify(ctx context.Context, orgID, secret string, ip netip.Addr
 		Permissions:      k.Permissions,
 		Metadata:         k.Metadata,
 		ExpiresAt:        k.ExpiresAt,
-	}, nil
+	}
+	if code == keyward.CodeValid {
+		ok, err := e.allowedIP(ctx, en, in.IP, now)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			code = keyward.CodeIPNotAllowed
+		}
+	}
+	if code == keyward.CodeValid && in.Query != nil && !in.Query.Eval(k.Permissions) {
+		code = keyward.CodeInsufficientPermissions
+	}
+	if code == keyward.CodeValid {
+		if code, err = e.rateLimit(ctx, en, in.RateLimits, now, res); err != nil {
+			return nil, err
+		}
+	}
+	if code == keyward.CodeValid && k.Credits != nil {
+		cost := int64(1)
+		if in.Cost != nil {
+			cost = *in.Cost
+		}
+		// The cached balance is stale by design: the store's is the answer.
+		remaining, ok, err := e.store.SpendCredits(ctx, k.OrgID, k.ID, cost, now)
+		if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+			// Deleted since it was cached.
+			e.Invalidate(k.Hash)
+			return e.notFound(), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if remaining >= 0 {
+			res.Credits = &keyward.CreditsState{Remaining: remaining}
+		}
+		if !ok {
+			code = keyward.CodeUsageExceeded
+		}
+	}
+	if code == keyward.CodeValid {
+		e.recordUse(k, now, in.IP, in.UserAgent)
+	}
+	e.count(en, now, code)
+	res.Valid, res.Code = code == keyward.CodeValid, code
+	return res, nil
+}
+
+func (e *Engine) notFound() *keyward.VerifyResult {
+	e.verifications[codeIndex(keyward.CodeNotFound)].Inc()
+	res := notFound
+	return &res
+}
+
+// allowedIP reports whether ip is in the key's allowed ranges and in its
+// org's.
+func (e *Engine) allowedIP(ctx context.Context, en *entry, ip netip.Addr, now time.Time) (bool, error) {
+	if !ipAllowed(en.nets, ip) {
+		return false, nil
+	}
+	org, err := e.org(ctx, en, now)
+	if err != nil {
+		return false, err
+	}
+	return ipAllowed(org.nets, ip), nil
 }
 
 // Authenticate implements keyward.Authenticator for the management API.
@@ -255,7 +390,12 @@ func (e *Engine) Authenticate(ctx context.Context, secret string, remoteIP netip
 	default:
 		return nil, keyward.Errorf(keyward.EUNAUTHORIZED, "Invalid API key.")
 	}
-	if !ipAllowed(en.nets, remoteIP) {
+	// A management call is a use of the key: the org's allowlist holds.
+	ok, err := e.allowedIP(ctx, en, remoteIP, now)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
 		return nil, keyward.Errorf(keyward.EFORBIDDEN, "API key is not allowed from this IP address.")
 	}
 	e.recordUse(k, now, remoteIP, keyward.RequestInfoFromContext(ctx).UserAgent)
@@ -299,12 +439,18 @@ func (e *Engine) mergeUse(use keyward.KeyUse) {
 
 func (e *Engine) writeBehind() {
 	defer close(e.done)
-	t := time.NewTicker(e.flushInterval)
-	defer t.Stop()
+	flush := time.NewTicker(e.flushInterval)
+	defer flush.Stop()
+	refill := time.NewTicker(e.refillInterval)
+	defer refill.Stop()
 	for {
 		select {
-		case <-t.C:
+		case <-flush.C:
 			e.Flush(context.Background())
+		case <-refill.C:
+			if err := e.Refill(context.Background()); err != nil {
+				e.logger.Error("refill credits", "err", err)
+			}
 		case <-e.stop:
 			e.Flush(context.Background())
 			return
@@ -312,9 +458,25 @@ func (e *Engine) writeBehind() {
 	}
 }
 
-// Flush writes the pending last-use records now. A failed batch is merged
-// back, so a passing store outage loses nothing but time.
+// Refill applies the credit refills due now and drops the refilled keys
+// from the cache.
+func (e *Engine) Refill(ctx context.Context) error {
+	keys, err := e.store.RefillCredits(ctx, e.now())
+	for _, k := range keys {
+		e.Invalidate(k.Hash)
+	}
+	return err
+}
+
+// Flush writes the pending last-use records and answer counts now. A
+// failed batch is merged back, so a passing store outage loses nothing but
+// time.
 func (e *Engine) Flush(ctx context.Context) {
+	e.flushUses(ctx)
+	e.flushCounts(ctx)
+}
+
+func (e *Engine) flushUses(ctx context.Context) {
 	e.usageMu.Lock()
 	if len(e.usage) == 0 {
 		e.usageMu.Unlock()

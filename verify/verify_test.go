@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"sync/atomic"
 	"testing"
@@ -22,6 +23,15 @@ type countingStore struct {
 	keyward.Store
 	byHash  atomic.Int64
 	touches atomic.Int64
+	// failUsage makes the next AddUsage fail.
+	failUsage atomic.Bool
+}
+
+func (s *countingStore) AddUsage(ctx context.Context, counts []keyward.UsageCount) error {
+	if s.failUsage.Swap(false) {
+		return errors.New("store unavailable")
+	}
+	return s.Store.AddUsage(ctx, counts)
 }
 
 func (s *countingStore) FindKeyByHash(ctx context.Context, hash []byte) (*keyward.Key, error) {
@@ -42,7 +52,9 @@ type fixture struct {
 	now    time.Time
 }
 
-func newFixture(tb testing.TB) *fixture {
+// newFixture returns an engine over an in-memory SQLite store; opts change
+// its config.
+func newFixture(tb testing.TB, opts ...func(cfg *verify.Config)) *fixture {
 	tb.Helper()
 	db := sqlite.NewDB(":memory:")
 	if err := db.Open(); err != nil {
@@ -54,12 +66,18 @@ func newFixture(tb testing.TB) *fixture {
 		hasher: keyformat.NewHasher(nil),
 		now:    time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC),
 	}
-	f.engine = verify.New(verify.Config{
-		Store:         f.store,
-		Hasher:        f.hasher,
-		Now:           func() time.Time { return f.now },
-		FlushInterval: time.Hour, // tests flush by hand
-	})
+	cfg := verify.Config{
+		Store:  f.store,
+		Hasher: f.hasher,
+		Now:    func() time.Time { return f.now },
+		// Tests flush and refill by hand.
+		FlushInterval:  time.Hour,
+		RefillInterval: time.Hour,
+	}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	f.engine = verify.New(cfg)
 	tb.Cleanup(func() { f.engine.Close() })
 	f.org = &keyward.Organization{ID: uuid.Must(uuid.NewV7()).String(), Name: "acme", CreatedAt: f.now}
 	root, _ := f.newKey(tb, nil)
@@ -113,7 +131,7 @@ func (f *fixture) verify(tb testing.TB, secret, ip, query string) *keyward.Verif
 			tb.Fatal(err)
 		}
 	}
-	res, err := f.engine.Verify(context.Background(), f.org.ID, secret, netip.MustParseAddr(ip), "test-agent", q)
+	res, err := f.engine.Verify(context.Background(), f.org.ID, verify.Input{Secret: secret, IP: netip.MustParseAddr(ip), UserAgent: "test-agent", Query: q})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -310,10 +328,10 @@ func BenchmarkVerifyCacheHit(b *testing.B) {
 	f := newFixture(b)
 	_, secret := f.createKey(b, nil)
 	ctx, ip := context.Background(), netip.MustParseAddr("10.0.0.1")
-	f.engine.Verify(ctx, f.org.ID, secret, ip, "", nil)
+	f.engine.Verify(ctx, f.org.ID, verify.Input{Secret: secret, IP: ip})
 	b.ReportAllocs()
 	for b.Loop() {
-		if res, _ := f.engine.Verify(ctx, f.org.ID, secret, ip, "", nil); !res.Valid {
+		if res, _ := f.engine.Verify(ctx, f.org.ID, verify.Input{Secret: secret, IP: ip}); !res.Valid {
 			b.Fatal(res.Code)
 		}
 	}
@@ -327,7 +345,7 @@ func BenchmarkVerifyCacheMiss(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		f.engine.Invalidate(k.Hash)
-		if res, _ := f.engine.Verify(ctx, f.org.ID, secret, ip, "", nil); !res.Valid {
+		if res, _ := f.engine.Verify(ctx, f.org.ID, verify.Input{Secret: secret, IP: ip}); !res.Valid {
 			b.Fatal(res.Code)
 		}
 	}
@@ -341,7 +359,7 @@ func BenchmarkVerifyUnknownKey(b *testing.B) {
 	ctx, ip := context.Background(), netip.MustParseAddr("10.0.0.1")
 	b.ReportAllocs()
 	for b.Loop() {
-		f.engine.Verify(ctx, f.org.ID, unknown, ip, "", nil)
+		f.engine.Verify(ctx, f.org.ID, verify.Input{Secret: unknown, IP: ip})
 	}
 }
 
@@ -351,16 +369,16 @@ func TestUnknownKeysDoNotEvictKnownOnes(t *testing.T) {
 	t.Cleanup(func() { engine.Close() })
 	ctx, ip := context.Background(), netip.MustParseAddr("10.0.0.1")
 	_, secret := f.createKey(t, nil)
-	engine.Verify(ctx, f.org.ID, secret, ip, "", nil)
+	engine.Verify(ctx, f.org.ID, verify.Input{Secret: secret, IP: ip})
 	before := f.store.byHash.Load()
 	for range 200 {
 		unknown, _ := keyformat.Generate(keyformat.DefaultPrefix)
-		engine.Verify(ctx, f.org.ID, unknown, ip, "", nil)
+		engine.Verify(ctx, f.org.ID, verify.Input{Secret: unknown, IP: ip})
 	}
 	if got := f.store.byHash.Load() - before; got != 200 {
 		t.Errorf("200 unknown keys read the store %d times", got)
 	}
-	res, _ := engine.Verify(ctx, f.org.ID, secret, ip, "", nil)
+	res, _ := engine.Verify(ctx, f.org.ID, verify.Input{Secret: secret, IP: ip})
 	if res.Code != keyward.CodeValid || f.store.byHash.Load()-before != 200 {
 		t.Errorf("the known key was evicted by unknown ones: %s, %d reads", res.Code, f.store.byHash.Load()-before)
 	}
@@ -370,7 +388,7 @@ func TestLastUseCleansUserAgentAndKeepsManagementAgent(t *testing.T) {
 	f := newFixture(t)
 	k, secret := f.createKey(t, nil)
 	ip := netip.MustParseAddr("10.0.0.1")
-	if _, err := f.engine.Verify(context.Background(), f.org.ID, secret, ip, "evil\x1b[2J", nil); err != nil {
+	if _, err := f.engine.Verify(context.Background(), f.org.ID, verify.Input{Secret: secret, IP: ip, UserAgent: "evil\x1b[2J"}); err != nil {
 		t.Fatal(err)
 	}
 	f.engine.Flush(context.Background())

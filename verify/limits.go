@@ -1,0 +1,156 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"keyward"
+	"keyward/ratelimit"
+)
+
+// limit is a named rate limit with the counter that it spends.
+type limit struct {
+	keyward.RateLimit
+	counter string
+}
+
+// ownerID names an owner; owner ids are only unique within an org.
+type ownerID struct{ org, owner string }
+
+// ownerEntry is an owner's cached limits; none when it has no settings.
+type ownerEntry struct{ limits []limit }
+
+// keyLimits names the counters of a key's own limits. A key id is a UUID,
+// so "k:<id>:<name>" cannot be another key's counter.
+func keyLimits(k *keyward.Key) []limit {
+	if len(k.RateLimits) == 0 {
+		return nil
+	}
+	out := make([]limit, len(k.RateLimits))
+	for i, l := range k.RateLimits {
+		out[i] = limit{RateLimit: l, counter: "k:" + k.ID + ":" + l.Name}
+	}
+	return out
+}
+
+// ownerLimits names the counters of an owner's limits, shared by all its
+// keys. Owner ids may hold any printable character but limit names never
+// hold '/', so the last '/' ends the owner id and two owners cannot share
+// a counter.
+func ownerLimits(o *keyward.Owner) []limit {
+	out := make([]limit, len(o.RateLimits))
+	for i, l := range o.RateLimits {
+		out[i] = limit{RateLimit: l, counter: "o:" + o.OrgID + ":" + o.ID + "/" + l.Name}
+	}
+	return out
+}
+
+func findLimit(limits []limit, name string) *limit {
+	for i := range limits {
+		if limits[i].Name == name {
+			return &limits[i]
+		}
+	}
+	return nil
+}
+
+// InvalidateOwner drops the cached limits of an owner at once. Every write
+// to an owner calls it.
+func (e *Engine) InvalidateOwner(orgID, owner string) {
+	e.owners.Invalidate(ownerID{org: orgID, owner: owner})
+}
+
+func (e *Engine) loadOwner(ctx context.Context, id ownerID) (*ownerEntry, error) {
+	o, err := e.store.FindOwner(ctx, id.org, id.owner)
+	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
+		// Remembered too: most owners have no settings.
+		return &ownerEntry{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &ownerEntry{limits: ownerLimits(o)}, nil
+}
+
+// ownerLimits returns the cached limits of k's owner; none for a key
+// without one.
+func (e *Engine) ownerLimits(ctx context.Context, k *keyward.Key) ([]limit, error) {
+	if k.OwnerID == "" {
+		return nil, nil
+	}
+	o, err := e.owners.Get(ctx, ownerID{org: k.OrgID, owner: k.OwnerID}, e.ownerLoader)
+	if err != nil {
+		return nil, err
+	}
+	return o.limits, nil
+}
+
+// rateLimit spends the limits that uses names (nil: every limit of the key
+// and its owner, at cost 1) all or nothing, puts their states in res, and
+// returns VALID or RATE_LIMITED. A key's limit wins over its owner's of
+// the same name.
+func (e *Engine) rateLimit(ctx context.Context, en *entry, uses []keyward.RateLimitUse, now time.Time, res *keyward.VerifyResult) (string, error) {
+	if uses != nil && len(uses) == 0 {
+		return keyward.CodeValid, nil
+	}
+	owner, err := e.ownerLimits(ctx, en.key)
+	if err != nil {
+		return "", err
+	}
+	// Up to a few limits, the usual case, fit on the stack.
+	var appliedBuf [4]*limit
+	var costBuf [4]int64
+	applied, costs := appliedBuf[:0], costBuf[:0]
+	if uses == nil {
+		if len(en.limits)+len(owner) == 0 {
+			return keyward.CodeValid, nil
+		}
+		for i := range en.limits {
+			applied = append(applied, &en.limits[i])
+		}
+		for i := range owner {
+			if findLimit(en.limits, owner[i].Name) == nil {
+				applied = append(applied, &owner[i])
+			}
+		}
+	} else {
+		for i, u := range uses {
+			l := findLimit(en.limits, u.Name)
+			if l == nil {
+				l = findLimit(owner, u.Name)
+			}
+			if l == nil {
+				return "", keyward.Invalid(keyward.FieldError{
+					Field:   fmt.Sprintf("rate_limits[%d].name", i),
+					Message: fmt.Sprintf("neither the key nor its owner has a limit named %q", u.Name),
+				})
+			}
+			c := int64(1)
+			if u.Cost != nil {
+				c = *u.Cost
+			}
+			applied, costs = append(applied, l), append(costs, c)
+		}
+	}
+	reqs := make([]ratelimit.Request, len(applied))
+	for i, l := range applied {
+		reqs[i] = ratelimit.Request{Key: l.counter, Limit: l.Limit, Window: time.Duration(l.Window) * time.Second, Cost: 1}
+		if uses != nil {
+			reqs[i].Cost = costs[i]
+		}
+	}
+	out, err := e.limiter.Allow(ctx, now, reqs)
+	if err != nil {
+		return "", err
+	}
+	res.RateLimits = make([]keyward.RateLimitState, len(applied))
+	for i, l := range applied {
+		st := out.States[i]
+		res.RateLimits[i] = keyward.RateLimitState{Name: l.Name, Limit: l.Limit, Remaining: st.Remaining, Reset: st.Reset.UTC()}
+	}
+	if !out.Allowed {
+		return keyward.CodeRateLimited, nil
+	}
+	return keyward.CodeValid, nil
+}
