@@ -369,7 +369,7 @@ func TestAuth(t *testing.T) {
 		})
 	}
 	t.Run("expired key", func(t *testing.T) {
-		time.Sleep(time.Until(*expiring.ExpiresAt) + 10*time.Millisecond)
+		e.Advance(time.Until(*expiring.ExpiresAt) + time.Second)
 		checkError(t, e.Do(t, http.MethodGet, keysPath, nil, bearer(expiring.Secret)), http.StatusUnauthorized, keyward.EUNAUTHORIZED, nil)
 	})
 	t.Run("X-API-Key", func(t *testing.T) {

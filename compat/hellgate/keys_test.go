@@ -303,7 +303,7 @@ func TestAuth(t *testing.T) {
 		"bad checksum":               as(unknown),
 		"revoked":                    as(revoked.Secret),
 	}
-	time.Sleep(1100 * time.Millisecond)
+	e.Advance(2 * time.Second)
 	headers["expired"] = as(expired.Secret)
 	for name, header := range headers {
 		for _, path := range []string{keysPath, keysPath + "/0190a4b2-0000-7000-8000-000000000000"} {

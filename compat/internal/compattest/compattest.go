@@ -38,6 +38,24 @@ type Env struct {
 	DB      *sqlite.DB
 	// Logs holds everything the server logged.
 	Logs *Buffer
+
+	mu   sync.Mutex
+	skew time.Duration
+}
+
+// Now is the server's clock: the real time plus every Advance.
+func (e *Env) Now() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return time.Now().Add(e.skew)
+}
+
+// Advance moves the server's clock forward by d, so that tests can expire
+// keys without sleeping.
+func (e *Env) Advance(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.skew += d
 }
 
 // Buffer is a goroutine-safe bytes.Buffer.
@@ -70,8 +88,8 @@ func Start(tb testing.TB, mounts func(e *Env, logger *slog.Logger) []httpapi.Mou
 	}
 	e := &Env{DB: db, Logs: &Buffer{}}
 	logger := slog.New(slog.NewTextHandler(e.Logs, nil))
-	e.Engine = verify.New(verify.Config{Store: db, Hasher: keyformat.NewHasher(nil), Logger: logger})
-	e.Service = service.New(service.Config{Store: db, Engine: e.Engine})
+	e.Engine = verify.New(verify.Config{Store: db, Hasher: keyformat.NewHasher(nil), Now: e.Now, Logger: logger})
+	e.Service = service.New(service.Config{Store: db, Engine: e.Engine, Now: e.Now})
 	org, root, err := e.Service.CreateOrg(context.Background(), "compat-"+strings.ReplaceAll(tb.Name(), "/", "-"))
 	if err != nil {
 		tb.Fatal(err)
