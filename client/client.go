@@ -1,6 +1,7 @@
 // Package client is the Go SDK for Keyward's management and verification
 // API. A *Client implements keyward.KeyService, keyward.ServiceAccountService,
-// keyward.AuditService and keyward.VerifyService over HTTP, so code written
+// keyward.AuditService, keyward.VerifyService, keyward.OwnerService,
+// keyward.OrgService and keyward.UsageService over HTTP, so code written
 // against those interfaces runs the same in-process and remotely.
 //
 // Failed calls return errors that unwrap to *keyward.Error, rebuilt from the
@@ -53,6 +54,9 @@ var (
 	_ keyward.ServiceAccountService = (*Client)(nil)
 	_ keyward.AuditService          = (*Client)(nil)
 	_ keyward.VerifyService         = (*Client)(nil)
+	_ keyward.OwnerService          = (*Client)(nil)
+	_ keyward.OrgService            = (*Client)(nil)
+	_ keyward.UsageService          = (*Client)(nil)
 )
 
 // do sends one request and decodes a 2xx JSON answer into out. in, when
@@ -109,13 +113,18 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 // "/" or "?" names a missing record instead of another route. Empty, "."
 // and ".." are refused: servers clean such paths into other routes.
 func pathID(id string) (string, error) {
-	switch id {
+	return pathSegment("id", id)
+}
+
+// pathSegment is pathID for the path parameter named field.
+func pathSegment(field, value string) (string, error) {
+	switch value {
 	case "":
-		return "", keyward.Invalid(keyward.FieldError{Field: "id", Message: "must not be empty"})
+		return "", keyward.Invalid(keyward.FieldError{Field: field, Message: "must not be empty"})
 	case ".", "..":
-		return "", keyward.Invalid(keyward.FieldError{Field: "id", Message: "must not be a dot segment"})
+		return "", keyward.Invalid(keyward.FieldError{Field: field, Message: "must not be a dot segment"})
 	}
-	return url.PathEscape(id), nil
+	return url.PathEscape(value), nil
 }
 
 // pageQuery adds the cursor and limit of a list call to q.

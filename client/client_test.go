@@ -207,6 +207,138 @@ func TestRequests(t *testing.T) {
 				Body: map[string]any{"key": "kw_live_secret", "permissions": "a.read", "ip": "10.0.0.1"}},
 		},
 		{
+			name: "create key with limits and credits",
+			call: func(ctx context.Context, c *client.Client) error {
+				_, err := c.CreateKey(ctx, keyward.KeyCreate{
+					Name:       "metered",
+					RateLimits: []keyward.RateLimit{{Name: "default", Limit: 100, Window: 60}},
+					Credits: &keyward.CreditsInput{Remaining: 50,
+						Refill: &keyward.CreditRefill{Amount: 50, Interval: keyward.RefillMonthly, Day: 1}},
+				})
+				return err
+			},
+			resp: keyJSON,
+			want: recorded{Method: "POST", Path: "/v1/keys", Query: url.Values{}, ContentType: "application/json",
+				Body: map[string]any{"name": "metered",
+					"rate_limits": []any{map[string]any{"name": "default", "limit": 100.0, "window": 60.0}},
+					"credits": map[string]any{"remaining": 50.0,
+						"refill": map[string]any{"amount": 50.0, "interval": "monthly", "day": 1.0}}}},
+		},
+		{
+			name: "update key removes limits and credits",
+			call: func(ctx context.Context, c *client.Client) error {
+				_, err := c.UpdateKey(ctx, "k1", keyward.KeyUpdate{
+					RateLimits: &[]keyward.RateLimit{}, Credits: keyward.Optional[keyward.CreditsInput]{Set: true},
+				})
+				return err
+			},
+			resp: keyJSON,
+			want: recorded{Method: "PATCH", Path: "/v1/keys/k1", Query: url.Values{}, ContentType: "application/json",
+				Body: map[string]any{"rate_limits": []any{}, "credits": nil}},
+		},
+		{
+			name: "rotate key sends a zero grace period",
+			call: func(ctx context.Context, c *client.Client) error {
+				_, err := c.RotateKey(ctx, "k 1", keyward.KeyRotate{})
+				return err
+			},
+			resp: strings.TrimSuffix(keyJSON, "}") + `,"key":"kw_live_x"}`,
+			want: recorded{Method: "POST", Path: "/v1/keys/k%201/rotate", Query: url.Values{}, ContentType: "application/json",
+				Body: map[string]any{"grace_period": 0.0}},
+		},
+		{
+			name: "update credits",
+			call: func(ctx context.Context, c *client.Client) error {
+				_, err := c.UpdateCredits(ctx, "k1", keyward.CreditsUpdate{Op: keyward.CreditsDecrement, Amount: 5})
+				return err
+			},
+			resp: keyJSON,
+			want: recorded{Method: "POST", Path: "/v1/keys/k1/credits", Query: url.Values{}, ContentType: "application/json",
+				Body: map[string]any{"op": "decrement", "amount": 5.0}},
+		},
+		{
+			name: "verify with cost and named limits",
+			call: func(ctx context.Context, c *client.Client) error {
+				_, err := c.Verify(ctx, keyward.VerifyRequest{Key: "kw_live_secret", Cost: ptr(int64(0)),
+					RateLimits: []keyward.RateLimitUse{{Name: "burst"}, {Name: "daily", Cost: ptr(int64(3))}}})
+				return err
+			},
+			resp: `{"valid":true,"code":"VALID"}`,
+			want: recorded{Method: "POST", Path: "/v1/verify", Query: url.Values{}, ContentType: "application/json",
+				Body: map[string]any{"key": "kw_live_secret", "cost": 0.0, "rate_limits": []any{
+					map[string]any{"name": "burst"}, map[string]any{"name": "daily", "cost": 3.0}}}},
+		},
+		{
+			name: "get owner escapes the owner id",
+			call: func(ctx context.Context, c *client.Client) error {
+				_, err := c.FindOwner(ctx, "user/1")
+				return err
+			},
+			resp: `{"owner_id":"user/1","org_id":"o1","rate_limits":[]}`,
+			want: recorded{Method: "GET", Path: "/v1/owners/user%2F1", Query: url.Values{}},
+		},
+		{
+			name: "update owner",
+			call: func(ctx context.Context, c *client.Client) error {
+				_, err := c.UpdateOwner(ctx, "u1", keyward.OwnerUpdate{RateLimits: []keyward.RateLimit{{Name: "default", Limit: 10, Window: 1}}})
+				return err
+			},
+			resp: `{"owner_id":"u1","org_id":"o1","rate_limits":[]}`,
+			want: recorded{Method: "PUT", Path: "/v1/owners/u1", Query: url.Values{}, ContentType: "application/json",
+				Body: map[string]any{"rate_limits": []any{map[string]any{"name": "default", "limit": 10.0, "window": 1.0}}}},
+		},
+		{
+			name: "update owner without limits sends an empty list",
+			call: func(ctx context.Context, c *client.Client) error {
+				_, err := c.UpdateOwner(ctx, "u1", keyward.OwnerUpdate{})
+				return err
+			},
+			resp: `{"owner_id":"u1","org_id":"o1","rate_limits":[]}`,
+			want: recorded{Method: "PUT", Path: "/v1/owners/u1", Query: url.Values{}, ContentType: "application/json",
+				Body: map[string]any{"rate_limits": []any{}}},
+		},
+		{
+			name: "get org policy",
+			call: func(ctx context.Context, c *client.Client) error {
+				_, err := c.FindOrgPolicy(ctx)
+				return err
+			},
+			resp: `{"max_key_lifetime":null,"default_key_lifetime":null,"allowed_ips":[],"allow_non_expiring":true}`,
+			want: recorded{Method: "GET", Path: "/v1/org/policy", Query: url.Values{}},
+		},
+		{
+			name: "update org policy",
+			call: func(ctx context.Context, c *client.Client) error {
+				_, err := c.UpdateOrgPolicy(ctx, keyward.OrgPolicyUpdate{MaxKeyLifetime: ptr(int64(86400)),
+					AllowedIPs: []string{"10.0.0.0/8"}, AllowNonExpiring: ptr(false)})
+				return err
+			},
+			resp: `{"max_key_lifetime":86400,"default_key_lifetime":null,"allowed_ips":["10.0.0.0/8"],"allow_non_expiring":false}`,
+			want: recorded{Method: "PUT", Path: "/v1/org/policy", Query: url.Values{}, ContentType: "application/json",
+				Body: map[string]any{"max_key_lifetime": 86400.0, "default_key_lifetime": nil,
+					"allowed_ips": []any{"10.0.0.0/8"}, "allow_non_expiring": false}},
+		},
+		{
+			name: "key usage sends times in UTC",
+			call: func(ctx context.Context, c *client.Client) error {
+				from := time.Date(2026, 3, 1, 12, 0, 0, 0, time.FixedZone("CET", 3600))
+				_, err := c.FindKeyUsage(ctx, "k1", keyward.UsageQuery{From: &from, To: &expires, Bucket: keyward.BucketDay})
+				return err
+			},
+			resp: `{"key_id":"k1","bucket":"day","data":[]}`,
+			want: recorded{Method: "GET", Path: "/v1/keys/k1/usage", Query: url.Values{
+				"from": {"2026-03-01T11:00:00Z"}, "to": {"2027-01-01T00:00:00Z"}, "bucket": {"day"}}},
+		},
+		{
+			name: "org usage without a query takes the defaults",
+			call: func(ctx context.Context, c *client.Client) error {
+				_, err := c.FindUsage(ctx, keyward.UsageQuery{})
+				return err
+			},
+			resp: `{"key_id":null,"bucket":"hour","data":[]}`,
+			want: recorded{Method: "GET", Path: "/v1/usage", Query: url.Values{}},
+		},
+		{
 			name: "audit events",
 			call: func(ctx context.Context, c *client.Client) error {
 				_, err := c.FindAuditEvents(ctx, keyward.AuditFilter{Action: keyward.ActionKeyRevoke, TargetID: "k1", Limit: 3})
@@ -320,6 +452,86 @@ func TestDecodeVerifyResult(t *testing.T) {
 	}
 }
 
+func TestDecodeUsageControl(t *testing.T) {
+	reset := time.Date(2026, 1, 2, 3, 5, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		resp string
+		call func(ctx context.Context, c *client.Client) (any, error)
+		want any
+	}{
+		{
+			name: "verify with limits and credits",
+			resp: `{"valid":false,"code":"RATE_LIMITED","key_id":"k1","name":"ci","owner_id":null,
+				"service_account_id":null,"permissions":[],"metadata":{},"expires_at":null,
+				"rate_limits":[{"name":"default","limit":2,"remaining":0,"reset":"2026-01-02T03:05:00Z"}],
+				"credits":{"remaining":7}}`,
+			call: func(ctx context.Context, c *client.Client) (any, error) {
+				return c.Verify(ctx, keyward.VerifyRequest{Key: "x"})
+			},
+			want: &keyward.VerifyResult{Code: keyward.CodeRateLimited, KeyID: "k1", Name: "ci", Permissions: []string{},
+				Metadata:   json.RawMessage(`{}`),
+				RateLimits: []keyward.RateLimitState{{Name: "default", Limit: 2, Remaining: 0, Reset: reset}},
+				Credits:    &keyward.CreditsState{Remaining: 7}},
+		},
+		{
+			name: "owner",
+			resp: `{"owner_id":"u1","org_id":"o1","rate_limits":[{"name":"default","limit":5,"window":60}],
+				"updated_at":"2026-01-02T03:05:00Z"}`,
+			call: func(ctx context.Context, c *client.Client) (any, error) { return c.FindOwner(ctx, "u1") },
+			want: &keyward.Owner{ID: "u1", OrgID: "o1", RateLimits: []keyward.RateLimit{{Name: "default", Limit: 5, Window: 60}},
+				UpdatedAt: reset},
+		},
+		{
+			name: "org policy",
+			resp: `{"max_key_lifetime":7776000,"default_key_lifetime":null,"allowed_ips":["10.0.0.0/8"],"allow_non_expiring":false}`,
+			call: func(ctx context.Context, c *client.Client) (any, error) { return c.FindOrgPolicy(ctx) },
+			want: &keyward.OrgPolicy{MaxKeyLifetime: ptr(int64(7776000)), AllowedIPs: []string{"10.0.0.0/8"}},
+		},
+		{
+			name: "usage",
+			resp: `{"key_id":"k1","bucket":"hour","from":"2026-01-02T03:00:00Z","to":"2026-01-02T05:00:00Z","data":[
+				{"start":"2026-01-02T03:00:00Z","total":3,"codes":{"VALID":2,"RATE_LIMITED":1}},
+				{"start":"2026-01-02T04:00:00Z","total":0,"codes":{}}]}`,
+			call: func(ctx context.Context, c *client.Client) (any, error) {
+				return c.FindKeyUsage(ctx, "k1", keyward.UsageQuery{})
+			},
+			want: &keyward.Usage{KeyID: ptr("k1"), Bucket: "hour",
+				From: time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC), To: time.Date(2026, 1, 2, 5, 0, 0, 0, time.UTC),
+				Data: []keyward.UsageBucket{
+					{Start: time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC), Total: 3, Codes: map[string]int64{"VALID": 2, "RATE_LIMITED": 1}},
+					{Start: time.Date(2026, 1, 2, 4, 0, 0, 0, time.UTC), Total: 0, Codes: map[string]int64{}},
+				}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got recorded
+			srv := newServer(t, http.StatusOK, tt.resp, &got)
+			res, err := tt.call(t.Context(), client.New(srv.URL, "k"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, res); diff != "" {
+				t.Errorf("answer (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDecodeRotatedKey(t *testing.T) {
+	rotated := strings.TrimSuffix(keyJSON, "}") + `,"rotated_from":"k0","rotated_to":null,"key":"kw_live_abcdefghNEW"}`
+	var got recorded
+	srv := newServer(t, http.StatusCreated, rotated, &got)
+	ck, err := client.New(srv.URL, "k").RotateKey(t.Context(), "k0", keyward.KeyRotate{GracePeriod: 3600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.RotatedFrom != "k0" || ck.RotatedTo != "" || ck.Secret != "kw_live_abcdefghNEW" {
+		t.Errorf("got rotated_from %q, rotated_to %q, secret %q; want k0, none, the new secret", ck.RotatedFrom, ck.RotatedTo, ck.Secret)
+	}
+}
+
 func TestProblemError(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/problem+json")
@@ -410,13 +622,34 @@ func TestBadIDNeedsNoRequest(t *testing.T) {
 	var got recorded
 	srv := newServer(t, http.StatusOK, keyJSON, &got)
 	c := client.New(srv.URL, "k")
-	for _, id := range []string{"", ".", ".."} {
-		_, err := c.RevokeKey(t.Context(), id)
-		if code := keyward.ErrorCode(err); code != keyward.EINVALID {
-			t.Errorf("RevokeKey(%q): got code %q, want %q", id, code, keyward.EINVALID)
-		}
-		if fields := keyward.ErrorFields(err); len(fields) != 1 || fields[0].Field != "id" {
-			t.Errorf("RevokeKey(%q): got fields %v, want one naming id", id, fields)
+	calls := []struct {
+		name, field string
+		call        func(ctx context.Context, id string) error
+	}{
+		{"RevokeKey", "id", func(ctx context.Context, id string) error { _, err := c.RevokeKey(ctx, id); return err }},
+		{"RotateKey", "id", func(ctx context.Context, id string) error {
+			_, err := c.RotateKey(ctx, id, keyward.KeyRotate{})
+			return err
+		}},
+		{"FindKeyUsage", "id", func(ctx context.Context, id string) error {
+			_, err := c.FindKeyUsage(ctx, id, keyward.UsageQuery{})
+			return err
+		}},
+		{"FindOwner", "owner_id", func(ctx context.Context, id string) error { _, err := c.FindOwner(ctx, id); return err }},
+		{"UpdateOwner", "owner_id", func(ctx context.Context, id string) error {
+			_, err := c.UpdateOwner(ctx, id, keyward.OwnerUpdate{})
+			return err
+		}},
+	}
+	for _, tt := range calls {
+		for _, id := range []string{"", ".", ".."} {
+			err := tt.call(t.Context(), id)
+			if code := keyward.ErrorCode(err); code != keyward.EINVALID {
+				t.Errorf("%s(%q): got code %q, want %q", tt.name, id, code, keyward.EINVALID)
+			}
+			if fields := keyward.ErrorFields(err); len(fields) != 1 || fields[0].Field != tt.field {
+				t.Errorf("%s(%q): got fields %v, want one naming %s", tt.name, id, fields, tt.field)
+			}
 		}
 	}
 	if got.Method != "" {

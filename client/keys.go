@@ -65,8 +65,12 @@ func (c *Client) DeleteKey(ctx context.Context, id string) (*keyward.Key, error)
 // key keeps working for the grace period. The new secret is shown this
 // once.
 func (c *Client) RotateKey(ctx context.Context, id string, in keyward.KeyRotate) (*keyward.CreatedKey, error) {
+	seg, err := pathID(id)
+	if err != nil {
+		return nil, err
+	}
 	var out keyward.CreatedKey
-	if err := c.do(ctx, http.MethodPost, "/v1/keys/"+url.PathEscape(id)+"/rotate", nil, in, &out); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/v1/keys/"+seg+"/rotate", nil, in, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
