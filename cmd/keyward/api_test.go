@@ -29,16 +29,18 @@ import (
 
 // keyRecordFields is every field of a key record, and nothing else.
 var keyRecordFields = []string{
-	"allowed_ips", "created_at", "created_by", "deleted_at", "description", "enabled", "expires_at", "id",
+	"allowed_ips", "created_at", "created_by", "credits", "deleted_at", "description", "enabled", "expires_at", "id",
 	"key_prefix", "last_used_at", "last_used_ip", "last_used_user_agent", "metadata", "name", "org_id",
-	"owner_id", "permissions", "revoked_at", "service_account_id", "updated_at",
+	"owner_id", "permissions", "rate_limits", "revoked_at", "rotated_from", "rotated_to", "service_account_id",
+	"updated_at",
 }
 
 // managementPermissions is every permission of Keyward's own API.
 var managementPermissions = []string{
 	keyward.PermKeysCreate, keyward.PermKeysRead, keyward.PermKeysUpdate, keyward.PermKeysDelete,
 	keyward.PermKeysVerify, keyward.PermServiceAccountsCreate, keyward.PermServiceAccountsRead,
-	keyward.PermServiceAccountsDelete, keyward.PermAuditRead,
+	keyward.PermServiceAccountsDelete, keyward.PermAuditRead, keyward.PermOrgRead, keyward.PermOrgUpdate,
+	keyward.PermUsageRead,
 }
 
 // problemCodes is the stable error code each error status carries.
@@ -483,6 +485,16 @@ func TestManagementPermissions(t *testing.T) {
 		{keyward.PermServiceAccountsRead, http.MethodGet, func(tg target) string { return "/v1/service-accounts/" + tg.saID }, noBody, http.StatusOK},
 		{keyward.PermServiceAccountsDelete, http.MethodDelete, func(tg target) string { return "/v1/service-accounts/" + tg.saID }, noBody, http.StatusOK},
 		{keyward.PermAuditRead, http.MethodGet, func(target) string { return "/v1/audit-events" }, noBody, http.StatusOK},
+		{keyward.PermKeysUpdate, http.MethodPost, func(tg target) string { return "/v1/keys/" + tg.keyID + "/credits" },
+			func(target) any { return map[string]any{"op": "set", "amount": 5} }, http.StatusOK},
+		{keyward.PermKeysRead, http.MethodGet, func(target) string { return "/v1/owners/user-1" }, noBody, http.StatusOK},
+		{keyward.PermKeysUpdate, http.MethodPut, func(target) string { return "/v1/owners/user-1" },
+			func(target) any { return map[string]any{"rate_limits": []any{}} }, http.StatusOK},
+		{keyward.PermOrgRead, http.MethodGet, func(target) string { return "/v1/org/policy" }, noBody, http.StatusOK},
+		{keyward.PermOrgUpdate, http.MethodPut, func(target) string { return "/v1/org/policy" },
+			func(target) any { return map[string]any{} }, http.StatusOK},
+		{keyward.PermUsageRead, http.MethodGet, func(tg target) string { return "/v1/keys/" + tg.keyID + "/usage" }, noBody, http.StatusOK},
+		{keyward.PermUsageRead, http.MethodGet, func(target) string { return "/v1/usage" }, noBody, http.StatusOK},
 	}
 	for _, tt := range tests {
 		name := tt.method + " " + tt.path(target{"{id}", "", "{id}"})
@@ -1717,10 +1729,745 @@ func TestHealthAndOpenAPI(t *testing.T) {
 		"POST /v1/keys", "GET /v1/keys", "GET /v1/keys/{}", "PATCH /v1/keys/{}", "DELETE /v1/keys/{}",
 		"POST /v1/keys/{}/revoke", "POST /v1/verify", "GET /v1/whoami", "POST /v1/service-accounts",
 		"GET /v1/service-accounts", "GET /v1/service-accounts/{}", "DELETE /v1/service-accounts/{}",
-		"GET /v1/audit-events",
+		"GET /v1/audit-events", "POST /v1/keys/{}/rotate", "POST /v1/keys/{}/credits", "GET /v1/keys/{}/usage",
+		"GET /v1/owners/{}", "PUT /v1/owners/{}", "GET /v1/org/policy", "PUT /v1/org/policy", "GET /v1/usage",
 	} {
 		if !got[route] {
 			t.Errorf("openapi.json lacks %s", route)
+		}
+	}
+}
+
+// keyURL is the URL of key id on ts.
+func keyURL(ts *testServer, id string) string {
+	return ts.URL + "/v1/keys/" + id
+}
+
+// verifyAll verifies req from n goroutines at once and counts the answer
+// codes.
+func verifyAll(tb testing.TB, ts *testServer, n int, req map[string]any) map[string]int {
+	tb.Helper()
+	var (
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		codes = make(map[string]int)
+	)
+	start := make(chan struct{})
+	for range n {
+		wg.Go(func() {
+			<-start
+			status, _, raw := send(tb, newRequest(tb, http.MethodPost, ts.URL+"/v1/verify", ts.RootKey, req))
+			code := fmt.Sprintf("status %d", status)
+			if status == http.StatusOK {
+				code = str(decodeObject(raw), "code")
+			}
+			mu.Lock()
+			codes[code]++
+			mu.Unlock()
+		})
+	}
+	close(start)
+	wg.Wait()
+	return codes
+}
+
+// creditsLeft returns the remaining credits of a key record or verify answer,
+// or -1 when its credits are null.
+func creditsLeft(tb testing.TB, m map[string]any) int64 {
+	tb.Helper()
+	c, ok := m["credits"].(map[string]any)
+	if !ok {
+		if m["credits"] != nil {
+			tb.Fatalf("credits: got %v, want an object or null", m["credits"])
+		}
+		return -1
+	}
+	n, _ := c["remaining"].(float64)
+	return int64(n)
+}
+
+// limitStates returns the rate_limits of a verify answer by name.
+func limitStates(tb testing.TB, res map[string]any) map[string]map[string]any {
+	tb.Helper()
+	raw, ok := res["rate_limits"].([]any)
+	if !ok {
+		tb.Fatalf("rate_limits: got %v, want an array", res["rate_limits"])
+	}
+	out := make(map[string]map[string]any)
+	for _, r := range raw {
+		m, _ := r.(map[string]any)
+		out[str(m, "name")] = m
+	}
+	return out
+}
+
+// remaining returns the remaining units of the named limit of a verify
+// answer, or -1 when the answer does not hold it.
+func remaining(tb testing.TB, res map[string]any, name string) int64 {
+	tb.Helper()
+	st, ok := limitStates(tb, res)[name]
+	if !ok {
+		return -1
+	}
+	n, _ := st["remaining"].(float64)
+	return int64(n)
+}
+
+func TestRateLimits(t *testing.T) {
+	t.Parallel()
+	clock := newTestClock()
+	ts := runTestServer(t, withClock(clock))
+	limited := createKey(t, ts, ts.RootKey, map[string]any{"name": "limited",
+		"rate_limits": []any{map[string]any{"name": "default", "limit": 2, "window": 3600}}})
+	secret := str(limited, "key")
+	if diff := cmp.Diff([]any{map[string]any{"name": "default", "limit": 2.0, "window": 3600.0}}, limited["rate_limits"]); diff != "" {
+		t.Errorf("create answer rate_limits (-want +got):\n%s", diff)
+	}
+
+	// GCRA: the two units may go at once and come back one per 30 minutes.
+	steps := []struct {
+		advance   time.Duration
+		code      string
+		remaining int64
+		reset     time.Duration // from the clock's now
+	}{
+		{0, keyward.CodeValid, 1, 30 * time.Minute},
+		{0, keyward.CodeValid, 0, time.Hour},
+		{0, keyward.CodeRateLimited, 0, time.Hour},
+		{29 * time.Minute, keyward.CodeRateLimited, 0, 31 * time.Minute},
+		{time.Minute, keyward.CodeValid, 0, time.Hour},
+	}
+	for i, st := range steps {
+		clock.Advance(st.advance)
+		res := verifyKey(t, ts, ts.RootKey, map[string]any{"key": secret})
+		state := limitStates(t, res)["default"]
+		got := []any{str(res, "code"), remaining(t, res, "default"), state["limit"], timeField(t, state, "reset").Sub(clock.Now())}
+		want := []any{st.code, st.remaining, 2.0, st.reset}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("verify #%d: code, remaining, limit, reset (-want +got):\n%s", i+1, diff)
+		}
+		if res["valid"] != (st.code == keyward.CodeValid) {
+			t.Errorf("verify #%d: valid %v with code %s", i+1, res["valid"], st.code)
+		}
+	}
+
+	t.Run("several limits are all-or-nothing", func(t *testing.T) {
+		pair := str(createKey(t, ts, ts.RootKey, map[string]any{"name": "pair", "rate_limits": []any{
+			map[string]any{"name": "tight", "limit": 1, "window": 3600},
+			map[string]any{"name": "loose", "limit": 3, "window": 3600}}}), "key")
+		verifyKey(t, ts, ts.RootKey, map[string]any{"key": pair})
+		denied := verifyKey(t, ts, ts.RootKey, map[string]any{"key": pair})
+		if got := str(denied, "code"); got != keyward.CodeRateLimited {
+			t.Fatalf("second verify: got %s, want %s", got, keyward.CodeRateLimited)
+		}
+		// The denied verify took nothing from loose: two units are left.
+		res := verifyKey(t, ts, ts.RootKey, map[string]any{"key": pair, "rate_limits": []any{map[string]any{"name": "loose", "cost": 0}}})
+		if got := remaining(t, res, "loose"); got != 2 {
+			t.Errorf("loose after a denied verify: got %d remaining, want 2", got)
+		}
+		if _, ok := limitStates(t, res)["tight"]; ok {
+			t.Errorf("verify naming loose only answered tight too")
+		}
+	})
+
+	t.Run("concurrent verifies take exactly the limit", func(t *testing.T) {
+		const limit, callers = 10, 50
+		key := str(createKey(t, ts, ts.RootKey, map[string]any{"name": "busy",
+			"rate_limits": []any{map[string]any{"name": "default", "limit": limit, "window": 3600}}}), "key")
+		got := verifyAll(t, ts, callers, map[string]any{"key": key})
+		want := map[string]int{keyward.CodeValid: limit, keyward.CodeRateLimited: callers - limit}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("answers (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("bad verify input", func(t *testing.T) {
+		for _, tt := range []struct {
+			name  string
+			uses  []any
+			field string
+		}{
+			{"unknown limit", []any{map[string]any{"name": "nope"}}, "rate_limits[0].name"},
+			{"negative cost", []any{map[string]any{"name": "default", "cost": -1}}, "rate_limits[0].cost"},
+		} {
+			status, h, body := do(t, http.MethodPost, ts.URL+"/v1/verify", ts.RootKey, map[string]any{"key": secret, "rate_limits": tt.uses})
+			checkProblem(t, status, h, body, http.StatusBadRequest, tt.field)
+		}
+	})
+
+	t.Run("bad limits create nothing", func(t *testing.T) {
+		before := keyIDs(t, ts, ts.RootKey)
+		many := make([]any, keyward.MaxRateLimits+1)
+		for i := range many {
+			many[i] = map[string]any{"name": fmt.Sprintf("l%d", i), "limit": 1, "window": 1}
+		}
+		for _, tt := range []struct {
+			name   string
+			limits []any
+			field  string
+		}{
+			{"zero limit", []any{map[string]any{"name": "a", "limit": 0, "window": 60}}, "rate_limits[0].limit"},
+			{"negative limit", []any{map[string]any{"name": "a", "limit": -5, "window": 60}}, "rate_limits[0].limit"},
+			{"zero window", []any{map[string]any{"name": "a", "limit": 5, "window": 0}}, "rate_limits[0].window"},
+			{"window over a day", []any{map[string]any{"name": "a", "limit": 5, "window": 86401}}, "rate_limits[0].window"},
+			{"empty name", []any{map[string]any{"name": "", "limit": 5, "window": 60}}, "rate_limits[0].name"},
+			{"name twice", []any{map[string]any{"name": "a", "limit": 5, "window": 60}, map[string]any{"name": "a", "limit": 1, "window": 1}}, "rate_limits[1].name"},
+			{"too many", many, "rate_limits"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				status, h, body := do(t, http.MethodPost, ts.URL+"/v1/keys", ts.RootKey, map[string]any{"name": "bad", "rate_limits": tt.limits})
+				checkProblem(t, status, h, body, http.StatusBadRequest, tt.field)
+			})
+		}
+		if diff := cmp.Diff(before, keyIDs(t, ts, ts.RootKey)); diff != "" {
+			t.Errorf("rejected creates changed the keys (-before +after):\n%s", diff)
+		}
+	})
+}
+
+func TestCredits(t *testing.T) {
+	t.Parallel()
+	clock := newTestClock()
+	ts := runTestServer(t, withClock(clock))
+	rec := createKey(t, ts, ts.RootKey, map[string]any{"name": "metered", "credits": map[string]any{"remaining": 3}})
+	id, secret := str(rec, "id"), str(rec, "key")
+	if got := creditsLeft(t, rec); got != 3 {
+		t.Errorf("create answer: got %d credits, want 3", got)
+	}
+
+	steps := []struct {
+		cost      any // nil sends none: cost 1
+		code      string
+		remaining int64
+	}{
+		{2, keyward.CodeValid, 1},
+		{2, keyward.CodeUsageExceeded, 1},
+		{0, keyward.CodeValid, 1},
+		{nil, keyward.CodeValid, 0},
+		{0, keyward.CodeUsageExceeded, 0},
+		{nil, keyward.CodeUsageExceeded, 0},
+	}
+	for i, st := range steps {
+		req := map[string]any{"key": secret}
+		if st.cost != nil {
+			req["cost"] = st.cost
+		}
+		res := verifyKey(t, ts, ts.RootKey, req)
+		if got := []any{str(res, "code"), creditsLeft(t, res)}; !cmp.Equal(got, []any{st.code, st.remaining}) {
+			t.Errorf("verify #%d (cost %v): got code, credits %v, want %s, %d", i+1, st.cost, got, st.code, st.remaining)
+		}
+	}
+
+	creditsURL := keyURL(ts, id) + "/credits"
+	for _, tt := range []struct {
+		op     string
+		amount int64
+		want   int64
+	}{
+		{keyward.CreditsSet, 5, 5},
+		{keyward.CreditsIncrement, 2, 7},
+		{keyward.CreditsDecrement, 7, 0},
+		{keyward.CreditsIncrement, 4, 4},
+	} {
+		got := mustDo(t, http.StatusOK, http.MethodPost, creditsURL, ts.RootKey, map[string]any{"op": tt.op, "amount": tt.amount})
+		if c := creditsLeft(t, got); c != tt.want {
+			t.Errorf("%s %d: got %d credits, want %d", tt.op, tt.amount, c, tt.want)
+		}
+	}
+	if got := creditsLeft(t, verifyKey(t, ts, ts.RootKey, map[string]any{"key": secret})); got != 3 {
+		t.Errorf("verify after the changes: got %d credits, want 3", got)
+	}
+
+	t.Run("bad changes change nothing", func(t *testing.T) {
+		before := mustDo(t, http.StatusOK, http.MethodGet, keyURL(ts, id), ts.RootKey, nil)
+		for _, tt := range []struct {
+			name  string
+			body  string
+			field string
+		}{
+			{"unknown op", `{"op":"double","amount":1}`, "op"},
+			{"negative amount", `{"op":"set","amount":-1}`, "amount"},
+			{"below zero", `{"op":"decrement","amount":4}`, "amount"},
+			{"amount of the wrong type", `{"op":"set","amount":"5"}`, "amount"},
+		} {
+			status, h, body := do(t, http.MethodPost, creditsURL, ts.RootKey, tt.body)
+			checkProblem(t, status, h, body, http.StatusBadRequest, tt.field)
+		}
+		status, h, body := do(t, http.MethodPost, ts.URL+"/v1/verify", ts.RootKey, map[string]any{"key": secret, "cost": -1})
+		checkProblem(t, status, h, body, http.StatusBadRequest, "cost")
+		if diff := cmp.Diff(before, mustDo(t, http.StatusOK, http.MethodGet, keyURL(ts, id), ts.RootKey, nil)); diff != "" {
+			t.Errorf("rejected changes changed the key (-before +after):\n%s", diff)
+		}
+	})
+
+	t.Run("a key without credits is unlimited", func(t *testing.T) {
+		free := createKey(t, ts, ts.RootKey, map[string]any{"name": "free"})
+		if got := creditsLeft(t, verifyKey(t, ts, ts.RootKey, map[string]any{"key": str(free, "key"), "cost": 1000})); got != -1 {
+			t.Errorf("verify of a key without credits: got %d credits, want null", got)
+		}
+		status, h, body := do(t, http.MethodPost, keyURL(ts, str(free, "id"))+"/credits", ts.RootKey, map[string]any{"op": "increment", "amount": 1})
+		checkProblem(t, status, h, body, http.StatusConflict)
+		got := mustDo(t, http.StatusOK, http.MethodPatch, keyURL(ts, id), ts.RootKey, map[string]any{"credits": nil})
+		if c := creditsLeft(t, got); c != -1 {
+			t.Errorf("PATCH credits null: got %d credits, want null", c)
+		}
+	})
+
+	t.Run("refill on time", func(t *testing.T) {
+		rec := createKey(t, ts, ts.RootKey, map[string]any{"name": "daily",
+			"credits": map[string]any{"remaining": 1, "refill": map[string]any{"amount": 5, "interval": "daily"}}})
+		key := str(rec, "key")
+		verifyKey(t, ts, ts.RootKey, map[string]any{"key": key})
+		if got := str(verifyKey(t, ts, ts.RootKey, map[string]any{"key": key}), "code"); got != keyward.CodeUsageExceeded {
+			t.Fatalf("verify at zero: got %s, want %s", got, keyward.CodeUsageExceeded)
+		}
+		now := clock.Now()
+		midnight := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
+		clock.Advance(midnight.Sub(now))
+		res := verifyKey(t, ts, ts.RootKey, map[string]any{"key": key})
+		if got := []any{str(res, "code"), creditsLeft(t, res)}; !cmp.Equal(got, []any{keyward.CodeValid, int64(4)}) {
+			t.Errorf("verify after midnight: got code, credits %v, want VALID, 4", got)
+		}
+	})
+
+	t.Run("bad credits create nothing", func(t *testing.T) {
+		before := keyIDs(t, ts, ts.RootKey)
+		for _, tt := range []struct {
+			name    string
+			credits map[string]any
+			field   string
+		}{
+			{"negative balance", map[string]any{"remaining": -1}, "credits.remaining"},
+			{"zero refill", map[string]any{"remaining": 1, "refill": map[string]any{"amount": 0, "interval": "daily"}}, "credits.refill.amount"},
+			{"weekly refill", map[string]any{"remaining": 1, "refill": map[string]any{"amount": 5, "interval": "weekly"}}, "credits.refill.interval"},
+			{"monthly without a day", map[string]any{"remaining": 1, "refill": map[string]any{"amount": 5, "interval": "monthly"}}, "credits.refill.day"},
+			{"day 32", map[string]any{"remaining": 1, "refill": map[string]any{"amount": 5, "interval": "monthly", "day": 32}}, "credits.refill.day"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				status, h, body := do(t, http.MethodPost, ts.URL+"/v1/keys", ts.RootKey, map[string]any{"name": "bad", "credits": tt.credits})
+				checkProblem(t, status, h, body, http.StatusBadRequest, tt.field)
+			})
+		}
+		if diff := cmp.Diff(before, keyIDs(t, ts, ts.RootKey)); diff != "" {
+			t.Errorf("rejected creates changed the keys (-before +after):\n%s", diff)
+		}
+	})
+
+	t.Run("concurrent verifies spend exactly the credits", func(t *testing.T) {
+		// The limit admits 7 of 40, the credits 5 of those 7: a verify
+		// denied for credits has spent its rate limit units.
+		const limit, balance, callers = 7, 5, 40
+		rec := createKey(t, ts, ts.RootKey, map[string]any{"name": "contended",
+			"rate_limits": []any{map[string]any{"name": "default", "limit": limit, "window": 3600}},
+			"credits":     map[string]any{"remaining": balance}})
+		got := verifyAll(t, ts, callers, map[string]any{"key": str(rec, "key")})
+		want := map[string]int{keyward.CodeValid: balance, keyward.CodeUsageExceeded: limit - balance, keyward.CodeRateLimited: callers - limit}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("answers (-want +got):\n%s", diff)
+		}
+		if c := creditsLeft(t, mustDo(t, http.StatusOK, http.MethodGet, keyURL(ts, str(rec, "id")), ts.RootKey, nil)); c != 0 {
+			t.Errorf("after the rush: got %d credits, want 0", c)
+		}
+	})
+}
+
+func TestRotateKey(t *testing.T) {
+	t.Parallel()
+	clock := newTestClock()
+	ts := runTestServer(t, withClock(clock))
+	old := createKey(t, ts, ts.RootKey, map[string]any{
+		"name": "app", "description": "billing", "permissions": []string{"orders.read"},
+		"allowed_ips": []string{"127.0.0.1"}, "owner_id": "user-1", "metadata": map[string]any{"plan": "pro"},
+		"expires_in":  30 * 86400,
+		"rate_limits": []any{map[string]any{"name": "default", "limit": 100, "window": 60}},
+		"credits":     map[string]any{"remaining": 10, "refill": map[string]any{"amount": 10, "interval": "daily"}},
+	})
+	oldID, oldSecret := str(old, "id"), str(old, "key")
+	oldURL := keyURL(ts, oldID)
+
+	t.Run("bad grace periods change nothing", func(t *testing.T) {
+		before := mustDo(t, http.StatusOK, http.MethodGet, oldURL, ts.RootKey, nil)
+		keys := keyIDs(t, ts, ts.RootKey)
+		for _, tt := range []struct {
+			name, body, field string
+		}{
+			{"negative", `{"grace_period":-1}`, "grace_period"},
+			{"over 30 days", `{"grace_period":2592001}`, "grace_period"},
+			{"not a number", `{"grace_period":"1h"}`, "grace_period"},
+			{"unknown field", `{"grace":60}`, "grace"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				status, h, body := do(t, http.MethodPost, oldURL+"/rotate", ts.RootKey, tt.body)
+				checkProblem(t, status, h, body, http.StatusBadRequest, tt.field)
+			})
+		}
+		if diff := cmp.Diff(before, mustDo(t, http.StatusOK, http.MethodGet, oldURL, ts.RootKey, nil)); diff != "" {
+			t.Errorf("rejected rotations changed the key (-before +after):\n%s", diff)
+		}
+		if diff := cmp.Diff(keys, keyIDs(t, ts, ts.RootKey)); diff != "" {
+			t.Errorf("rejected rotations changed the keys (-before +after):\n%s", diff)
+		}
+	})
+
+	next := mustDo(t, http.StatusCreated, http.MethodPost, oldURL+"/rotate", ts.RootKey, map[string]any{"grace_period": 3600})
+	nextID, nextSecret := str(next, "id"), str(next, "key")
+	if diff := cmp.Diff(append(slices.Clone(keyRecordFields), "key"), fieldNames(next), sortStrings); diff != "" {
+		t.Errorf("rotate answer fields (-want +got):\n%s", diff)
+	}
+	if nextSecret == "" || nextSecret == oldSecret || nextID == oldID {
+		t.Fatalf("rotate answer: want a new id and a new secret")
+	}
+	same := []string{"name", "description", "permissions", "allowed_ips", "owner_id", "service_account_id",
+		"metadata", "expires_at", "enabled", "rate_limits"}
+	pick := func(m map[string]any) map[string]any {
+		out := make(map[string]any)
+		for _, f := range same {
+			out[f] = m[f]
+		}
+		return out
+	}
+	if diff := cmp.Diff(pick(old), pick(next)); diff != "" {
+		t.Errorf("settings of the new key (-old +new):\n%s", diff)
+	}
+	if diff := cmp.Diff(old["credits"].(map[string]any)["refill"], next["credits"].(map[string]any)["refill"]); diff != "" {
+		t.Errorf("credit refill of the new key (-old +new):\n%s", diff)
+	}
+	if got := creditsLeft(t, next); got != 10 {
+		t.Errorf("new key: got %d credits, want the old key's 10", got)
+	}
+	if got := []any{next["rotated_from"], next["rotated_to"]}; !cmp.Equal(got, []any{oldID, nil}) {
+		t.Errorf("new key rotated_from, rotated_to: got %v, want %s, null", got, oldID)
+	}
+	oldNow := mustDo(t, http.StatusOK, http.MethodGet, oldURL, ts.RootKey, nil)
+	if got := str(oldNow, "rotated_to"); got != nextID {
+		t.Errorf("old key rotated_to: got %q, want %q", got, nextID)
+	}
+	if got, want := timeField(t, oldNow, "expires_at"), clock.Now().Add(time.Hour); got == nil || !got.Equal(want) {
+		t.Errorf("old key expires_at: got %v, want the end of the grace period %v", got, want)
+	}
+
+	// Both keys work during the grace period and spend one balance.
+	for i, st := range []struct {
+		advance time.Duration
+		secret  string
+		code    string
+		credits int64
+	}{
+		{0, oldSecret, keyward.CodeValid, 9},
+		{0, nextSecret, keyward.CodeValid, 8},
+		{time.Hour - time.Second, oldSecret, keyward.CodeValid, 7},
+		{time.Second, oldSecret, keyward.CodeExpired, -2},
+		{0, nextSecret, keyward.CodeValid, 6},
+	} {
+		clock.Advance(st.advance)
+		res := verifyKey(t, ts, ts.RootKey, map[string]any{"key": st.secret})
+		if got := str(res, "code"); got != st.code {
+			t.Errorf("verify #%d: got %s, want %s", i+1, got, st.code)
+		}
+		if got := creditsLeft(t, res); st.credits >= 0 && got != st.credits {
+			t.Errorf("verify #%d: got %d credits, want %d", i+1, got, st.credits)
+		}
+	}
+
+	status, h, body := do(t, http.MethodPost, oldURL+"/rotate", ts.RootKey, map[string]any{"grace_period": 0})
+	checkProblem(t, status, h, body, http.StatusConflict)
+
+	var rotations []string
+	for _, ev := range auditEvents(t, ts, ts.RootKey) {
+		if str(ev, "action") == keyward.ActionKeyRotate {
+			rotations = append(rotations, str(ev, "target_id"))
+		}
+	}
+	if diff := cmp.Diff([]string{oldID}, rotations); diff != "" {
+		t.Errorf("key.rotate events by target (-want +got):\n%s", diff)
+	}
+
+	t.Run("grace never extends the old expiry", func(t *testing.T) {
+		short := createKey(t, ts, ts.RootKey, map[string]any{"name": "short", "expires_in": 60})
+		mustDo(t, http.StatusCreated, http.MethodPost, keyURL(ts, str(short, "id"))+"/rotate", ts.RootKey, map[string]any{"grace_period": 3600})
+		got := timeField(t, mustDo(t, http.StatusOK, http.MethodGet, keyURL(ts, str(short, "id")), ts.RootKey, nil), "expires_at")
+		if want := timeField(t, short, "expires_at"); got == nil || !got.Equal(*want) {
+			t.Errorf("old key expires_at: got %v, want its own %v", got, want)
+		}
+	})
+
+	t.Run("needs create and update and the key's permissions", func(t *testing.T) {
+		for _, tt := range []struct {
+			perms []string
+			want  int
+		}{
+			{[]string{keyward.PermKeysUpdate, "orders.read"}, http.StatusForbidden},
+			{[]string{keyward.PermKeysCreate, "orders.read"}, http.StatusForbidden},
+			{[]string{keyward.PermKeysCreate, keyward.PermKeysUpdate}, http.StatusForbidden},
+			{[]string{keyward.PermKeysCreate, keyward.PermKeysUpdate, "orders.read"}, http.StatusCreated},
+		} {
+			target := createKey(t, ts, ts.RootKey, map[string]any{"name": "target", "permissions": []string{"orders.read"}})
+			caller := str(createKey(t, ts, ts.RootKey, map[string]any{"name": "caller", "permissions": tt.perms}), "key")
+			status, h, body := do(t, http.MethodPost, keyURL(ts, str(target, "id"))+"/rotate", caller, map[string]any{"grace_period": 0})
+			if tt.want != http.StatusCreated {
+				checkProblem(t, status, h, body, tt.want)
+			} else if status != tt.want {
+				t.Errorf("caller holding %v: got status %d, want %d (body %v)", tt.perms, status, tt.want, body)
+			}
+		}
+	})
+}
+
+func TestOwners(t *testing.T) {
+	t.Parallel()
+	clock := newTestClock()
+	ts := runTestServer(t, withClock(clock))
+	ownerURL := ts.URL + "/v1/owners/user-1"
+
+	if diff := cmp.Diff([]any{"user-1", []any{}}, func(o map[string]any) []any {
+		return []any{o["owner_id"], o["rate_limits"]}
+	}(mustDo(t, http.StatusOK, http.MethodGet, ownerURL, ts.RootKey, nil))); diff != "" {
+		t.Errorf("owner without settings (-want +got):\n%s", diff)
+	}
+
+	limits := []any{map[string]any{"name": "default", "limit": 2.0, "window": 3600.0}}
+	put := mustDo(t, http.StatusOK, http.MethodPut, ownerURL, ts.RootKey, map[string]any{"rate_limits": limits})
+	if diff := cmp.Diff(limits, put["rate_limits"]); diff != "" {
+		t.Errorf("PUT answer rate_limits (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(put, mustDo(t, http.StatusOK, http.MethodGet, ownerURL, ts.RootKey, nil)); diff != "" {
+		t.Errorf("GET after PUT (-put +get):\n%s", diff)
+	}
+
+	// The owner's limit is shared by its keys; a key's own limit of the
+	// same name wins; other owners' keys are not limited.
+	one := str(createKey(t, ts, ts.RootKey, map[string]any{"name": "one", "owner_id": "user-1"}), "key")
+	two := str(createKey(t, ts, ts.RootKey, map[string]any{"name": "two", "owner_id": "user-1"}), "key")
+	own := str(createKey(t, ts, ts.RootKey, map[string]any{"name": "own", "owner_id": "user-1",
+		"rate_limits": []any{map[string]any{"name": "default", "limit": 5, "window": 3600}}}), "key")
+	other := str(createKey(t, ts, ts.RootKey, map[string]any{"name": "other", "owner_id": "user-2"}), "key")
+	for i, st := range []struct {
+		secret    string
+		code      string
+		remaining int64
+	}{
+		{one, keyward.CodeValid, 1},
+		{two, keyward.CodeValid, 0},
+		{one, keyward.CodeRateLimited, 0},
+		{own, keyward.CodeValid, 4},
+		{other, keyward.CodeValid, -1},
+	} {
+		res := verifyKey(t, ts, ts.RootKey, map[string]any{"key": st.secret})
+		if got := []any{str(res, "code"), remaining(t, res, "default")}; !cmp.Equal(got, []any{st.code, st.remaining}) {
+			t.Errorf("verify #%d: got code, remaining %v, want %s, %d", i+1, got, st.code, st.remaining)
+		}
+	}
+
+	t.Run("bad input changes nothing", func(t *testing.T) {
+		before := mustDo(t, http.StatusOK, http.MethodGet, ownerURL, ts.RootKey, nil)
+		for _, tt := range []struct {
+			name, body, field string
+		}{
+			{"zero limit", `{"rate_limits":[{"name":"default","limit":0,"window":60}]}`, "rate_limits[0].limit"},
+			{"window out of range", `{"rate_limits":[{"name":"default","limit":1,"window":86401}]}`, "rate_limits[0].window"},
+			{"unknown field", `{"limits":[]}`, "limits"},
+		} {
+			status, h, body := do(t, http.MethodPut, ownerURL, ts.RootKey, tt.body)
+			checkProblem(t, status, h, body, http.StatusBadRequest, tt.field)
+		}
+		status, h, body := do(t, http.MethodPut, ts.URL+"/v1/owners/"+strings.Repeat("u", 300), ts.RootKey, map[string]any{"rate_limits": []any{}})
+		checkProblem(t, status, h, body, http.StatusBadRequest, "owner_id")
+		if diff := cmp.Diff(before, mustDo(t, http.StatusOK, http.MethodGet, ownerURL, ts.RootKey, nil)); diff != "" {
+			t.Errorf("rejected PUTs changed the owner (-before +after):\n%s", diff)
+		}
+	})
+
+	mustDo(t, http.StatusOK, http.MethodPut, ownerURL, ts.RootKey, map[string]any{"rate_limits": []any{}})
+	if got := str(verifyKey(t, ts, ts.RootKey, map[string]any{"key": one}), "code"); got != keyward.CodeValid {
+		t.Errorf("verify after removing the owner's limits: got %s, want %s", got, keyward.CodeValid)
+	}
+	var updates int
+	for _, ev := range auditEvents(t, ts, ts.RootKey) {
+		if str(ev, "action") == keyward.ActionOwnerUpdate && str(ev, "target_id") == "user-1" {
+			updates++
+		}
+	}
+	if updates != 2 {
+		t.Errorf("owner.update events for user-1: got %d, want 2", updates)
+	}
+}
+
+func TestOrgPolicy(t *testing.T) {
+	t.Parallel()
+	clock := newTestClock()
+	ts := runTestServer(t, withClock(clock))
+	policyURL := ts.URL + "/v1/org/policy"
+
+	want := map[string]any{"max_key_lifetime": nil, "default_key_lifetime": nil, "allowed_ips": []any{}, "allow_non_expiring": true}
+	if diff := cmp.Diff(want, mustDo(t, http.StatusOK, http.MethodGet, policyURL, ts.RootKey, nil)); diff != "" {
+		t.Errorf("default policy (-want +got):\n%s", diff)
+	}
+
+	policy := map[string]any{"max_key_lifetime": 30.0 * 86400, "default_key_lifetime": 86400.0,
+		"allowed_ips": []any{"127.0.0.0/8"}, "allow_non_expiring": false}
+	if diff := cmp.Diff(policy, mustDo(t, http.StatusOK, http.MethodPut, policyURL, ts.RootKey, policy)); diff != "" {
+		t.Errorf("PUT answer (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(policy, mustDo(t, http.StatusOK, http.MethodGet, policyURL, ts.RootKey, nil)); diff != "" {
+		t.Errorf("GET after PUT (-want +got):\n%s", diff)
+	}
+
+	// The default lifetime applies to a key created without an expiry.
+	rec := createKey(t, ts, ts.RootKey, map[string]any{"name": "defaulted"})
+	if got, want := timeField(t, rec, "expires_at"), clock.Now().Add(24*time.Hour); got == nil || !got.Equal(want) {
+		t.Errorf("expires_at: got %v, want the default lifetime's %v", got, want)
+	}
+
+	t.Run("beyond the maximum is a 400 and writes nothing", func(t *testing.T) {
+		keys := keyIDs(t, ts, ts.RootKey)
+		before := mustDo(t, http.StatusOK, http.MethodGet, keyURL(ts, str(rec, "id")), ts.RootKey, nil)
+		for _, tt := range []struct {
+			name, method, url string
+			body              map[string]any
+			field             string
+		}{
+			{"create with expires_in", http.MethodPost, ts.URL + "/v1/keys", map[string]any{"name": "long", "expires_in": 31 * 86400}, "expires_in"},
+			{"create with expires_at", http.MethodPost, ts.URL + "/v1/keys", map[string]any{"name": "long",
+				"expires_at": clock.Now().Add(31 * 24 * time.Hour).Format(time.RFC3339)}, "expires_at"},
+			{"update to never", http.MethodPatch, keyURL(ts, str(rec, "id")), map[string]any{"expires_at": nil}, "expires_at"},
+			{"update beyond", http.MethodPatch, keyURL(ts, str(rec, "id")), map[string]any{"expires_in": 31 * 86400}, "expires_in"},
+			{"rotate beyond", http.MethodPost, keyURL(ts, str(rec, "id")) + "/rotate", map[string]any{"grace_period": 0, "expires_in": 31 * 86400}, "expires_in"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				status, h, body := do(t, tt.method, tt.url, ts.RootKey, tt.body)
+				checkProblem(t, status, h, body, http.StatusBadRequest, tt.field)
+			})
+		}
+		if diff := cmp.Diff(keys, keyIDs(t, ts, ts.RootKey)); diff != "" {
+			t.Errorf("rejected writes changed the keys (-before +after):\n%s", diff)
+		}
+		if diff := cmp.Diff(before, mustDo(t, http.StatusOK, http.MethodGet, keyURL(ts, str(rec, "id")), ts.RootKey, nil)); diff != "" {
+			t.Errorf("rejected writes changed the key (-before +after):\n%s", diff)
+		}
+	})
+
+	t.Run("the org's IPs are intersected with the key's", func(t *testing.T) {
+		anywhere := str(createKey(t, ts, ts.RootKey, map[string]any{"name": "anywhere"}), "key")
+		inTen := str(createKey(t, ts, ts.RootKey, map[string]any{"name": "ten", "allowed_ips": []string{"10.0.0.0/8", "127.0.0.1"}}), "key")
+		for _, tt := range []struct {
+			secret, ip, want string
+		}{
+			{anywhere, "127.0.0.9", keyward.CodeValid},
+			{anywhere, "10.1.2.3", keyward.CodeIPNotAllowed},
+			{inTen, "127.0.0.1", keyward.CodeValid},
+			{inTen, "127.0.0.9", keyward.CodeIPNotAllowed},
+			{inTen, "10.1.2.3", keyward.CodeIPNotAllowed},
+		} {
+			if got := str(verifyKey(t, ts, ts.RootKey, map[string]any{"key": tt.secret, "ip": tt.ip}), "code"); got != tt.want {
+				t.Errorf("verify from %s: got %s, want %s", tt.ip, got, tt.want)
+			}
+		}
+	})
+
+	t.Run("bad policies change nothing", func(t *testing.T) {
+		for _, tt := range []struct {
+			name, body, field string
+		}{
+			{"zero max", `{"max_key_lifetime":0}`, "max_key_lifetime"},
+			{"negative default", `{"default_key_lifetime":-1}`, "default_key_lifetime"},
+			{"default over max", `{"max_key_lifetime":60,"default_key_lifetime":120}`, "default_key_lifetime"},
+			{"bad CIDR", `{"allowed_ips":["10.0.0.0/33"]}`, "allowed_ips[0]"},
+			{"unknown field", `{"max_lifetime":60}`, "max_lifetime"},
+		} {
+			status, h, body := do(t, http.MethodPut, policyURL, ts.RootKey, tt.body)
+			checkProblem(t, status, h, body, http.StatusBadRequest, tt.field)
+		}
+		if diff := cmp.Diff(policy, mustDo(t, http.StatusOK, http.MethodGet, policyURL, ts.RootKey, nil)); diff != "" {
+			t.Errorf("rejected PUTs changed the policy (-want +got):\n%s", diff)
+		}
+	})
+
+	// An empty PUT puts the defaults back: keys may live for ever again.
+	mustDo(t, http.StatusOK, http.MethodPut, policyURL, ts.RootKey, map[string]any{})
+	if got := createKey(t, ts, ts.RootKey, map[string]any{"name": "forever"})["expires_at"]; got != nil {
+		t.Errorf("expires_at under the default policy: got %v, want null", got)
+	}
+	var updates int
+	for _, ev := range auditEvents(t, ts, ts.RootKey) {
+		if str(ev, "action") == keyward.ActionOrgPolicyUpdate {
+			updates++
+		}
+	}
+	if updates != 2 {
+		t.Errorf("org.policy.update events: got %d, want 2", updates)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	t.Parallel()
+	clock := newTestClock()
+	ts := runTestServer(t, withClock(clock))
+	limited := createKey(t, ts, ts.RootKey, map[string]any{"name": "limited",
+		"rate_limits": []any{map[string]any{"name": "default", "limit": 2, "window": 3600}}})
+	other := createKey(t, ts, ts.RootKey, map[string]any{"name": "other"})
+	for range 3 {
+		verifyKey(t, ts, ts.RootKey, map[string]any{"key": str(limited, "key")})
+	}
+	verifyKey(t, ts, ts.RootKey, map[string]any{"key": str(other, "key")})
+	verifyKey(t, ts, ts.RootKey, map[string]any{"key": unknownKey(t)})
+	ts.Engine.Flush(t.Context())
+
+	minute := clock.Now().Truncate(time.Minute)
+	q := url.Values{"bucket": {"minute"}, "from": {minute.Add(-time.Minute).Format(time.RFC3339)}, "to": {minute.Add(time.Minute).Format(time.RFC3339)}}
+	got := mustDo(t, http.StatusOK, http.MethodGet, keyURL(ts, str(limited, "id"))+"/usage?"+q.Encode(), ts.RootKey, nil)
+	want := map[string]any{
+		"key_id": str(limited, "id"), "bucket": "minute",
+		"from": minute.Add(-time.Minute).Format(time.RFC3339), "to": minute.Add(time.Minute).Format(time.RFC3339),
+		"data": []any{
+			map[string]any{"start": minute.Add(-time.Minute).Format(time.RFC3339), "total": 0.0, "codes": map[string]any{}},
+			map[string]any{"start": minute.Format(time.RFC3339), "total": 3.0, "codes": map[string]any{"VALID": 2.0, "RATE_LIMITED": 1.0}},
+		},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("key usage (-want +got):\n%s", diff)
+	}
+
+	// The org's usage holds every key's, by hour over the last day by
+	// default.
+	org := mustDo(t, http.StatusOK, http.MethodGet, ts.URL+"/v1/usage", ts.RootKey, nil)
+	data, _ := org["data"].([]any)
+	var total float64
+	for _, b := range data {
+		total += b.(map[string]any)["total"].(float64)
+	}
+	if got := []any{org["key_id"], org["bucket"], len(data), total}; !cmp.Equal(got, []any{nil, "hour", 24, 4.0}) {
+		t.Errorf("org usage key_id, bucket, buckets, total: got %v, want null, hour, 24, 4", got)
+	}
+
+	for _, tt := range []struct {
+		name, query, field string
+	}{
+		{"unknown bucket", "bucket=week", "bucket"},
+		{"from not a time", "from=yesterday", "from"},
+		{"from after to", "from=" + minute.Format(time.RFC3339) + "&to=" + minute.Add(-time.Hour).Format(time.RFC3339), "from"},
+		{"too many buckets", "bucket=minute&from=" + minute.Add(-48*time.Hour).Format(time.RFC3339) + "&to=" + minute.Format(time.RFC3339), "from"},
+		{"unknown parameter", "key=x", "key"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			status, h, body := do(t, http.MethodGet, ts.URL+"/v1/usage?"+tt.query, ts.RootKey, nil)
+			checkProblem(t, status, h, body, http.StatusBadRequest, tt.field, "to")
+		})
+	}
+	status, h, body := do(t, http.MethodGet, keyURL(ts, unknownID)+"/usage", ts.RootKey, nil)
+	checkProblem(t, status, h, body, http.StatusNotFound)
+}
+
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	ts := runTestServer(t)
+	verifyCode(t, ts, str(createKey(t, ts, ts.RootKey, map[string]any{"name": "m"}), "key"))
+	status, _, raw := send(t, newRequest(t, http.MethodGet, ts.URL+"/metrics", "", nil))
+	if status != http.StatusOK {
+		t.Fatalf("GET /metrics: got status %d, want 200", status)
+	}
+	for _, want := range []string{"go_goroutines ", "process_cpu_seconds_total ", "keyward_"} {
+		if !bytes.Contains(raw, []byte(want)) {
+			t.Errorf("GET /metrics lacks %q", want)
 		}
 	}
 }

@@ -98,6 +98,99 @@ func TestCommandRequests(t *testing.T) {
 				"metadata": map[string]any{}, "enabled": true}},
 		},
 		{
+			name: "create with limits and credits",
+			args: []string{"keys", "create", "--name", "metered", "--rate-limit", "default:100:1m", "--rate-limit", "daily:5000:1d",
+				"--credits", "20", "--refill", "monthly:500:15"},
+			want: call{Method: "POST", Path: "/v1/keys", Body: map[string]any{
+				"name": "metered",
+				"rate_limits": []any{
+					map[string]any{"name": "default", "limit": 100.0, "window": 60.0},
+					map[string]any{"name": "daily", "limit": 5000.0, "window": 86400.0}},
+				"credits": map[string]any{"remaining": 20.0,
+					"refill": map[string]any{"amount": 500.0, "interval": "monthly", "day": 15.0}}}},
+		},
+		{
+			name: "update replaces limits and credits",
+			args: []string{"keys", "update", "k1", "--rate-limit", "burst:5:1s", "--refill", "daily:10"},
+			want: call{Method: "PATCH", Path: "/v1/keys/k1", Body: map[string]any{
+				"rate_limits": []any{map[string]any{"name": "burst", "limit": 5.0, "window": 1.0}},
+				"credits": map[string]any{"remaining": 10.0,
+					"refill": map[string]any{"amount": 10.0, "interval": "daily"}}}},
+		},
+		{
+			name: "update removes limits and credits",
+			args: []string{"keys", "update", "k1", "--no-rate-limits", "--no-credits"},
+			want: call{Method: "PATCH", Path: "/v1/keys/k1", Body: map[string]any{"rate_limits": []any{}, "credits": nil}},
+		},
+		{
+			name: "rotate with a grace period",
+			args: []string{"keys", "rotate", "k1", "--grace", "1h", "--expires-in", "90d"},
+			want: call{Method: "POST", Path: "/v1/keys/k1/rotate", Body: map[string]any{
+				"grace_period": 3600.0, "expires_in": float64(90 * 86400)}},
+		},
+		{
+			name: "rotate without grace",
+			args: []string{"keys", "rotate", "k1", "--grace", "0"},
+			want: call{Method: "POST", Path: "/v1/keys/k1/rotate", Body: map[string]any{"grace_period": 0.0}},
+		},
+		{
+			name: "credits",
+			args: []string{"keys", "credits", "k1", "increment", "25"},
+			want: call{Method: "POST", Path: "/v1/keys/k1/credits", Body: map[string]any{"op": "increment", "amount": 25.0}},
+		},
+		{
+			name: "owners get escapes the owner",
+			args: []string{"owners", "get", "team/a"},
+			want: call{Method: "GET", Path: "/v1/owners/team%2Fa"},
+		},
+		{
+			name: "owners set",
+			args: []string{"owners", "set", "u1", "--rate-limit", "default:1000:1h"},
+			want: call{Method: "PUT", Path: "/v1/owners/u1", Body: map[string]any{
+				"rate_limits": []any{map[string]any{"name": "default", "limit": 1000.0, "window": 3600.0}}}},
+		},
+		{
+			name: "owners set removes limits",
+			args: []string{"owners", "set", "u1", "--no-rate-limits"},
+			want: call{Method: "PUT", Path: "/v1/owners/u1", Body: map[string]any{"rate_limits": []any{}}},
+		},
+		{
+			name: "org policy get",
+			args: []string{"org", "policy", "get"},
+			want: call{Method: "GET", Path: "/v1/org/policy"},
+		},
+		{
+			name: "org policy set",
+			args: []string{"org", "policy", "set", "--max-lifetime", "90d", "--default-lifetime", "30d",
+				"--allowed-ip", "10.0.0.0/8", "--allow-non-expiring=false"},
+			want: call{Method: "PUT", Path: "/v1/org/policy", Body: map[string]any{
+				"max_key_lifetime": float64(90 * 86400), "default_key_lifetime": float64(30 * 86400),
+				"allowed_ips": []any{"10.0.0.0/8"}, "allow_non_expiring": false}},
+		},
+		{
+			name: "org policy set to the defaults",
+			args: []string{"org", "policy", "set"},
+			want: call{Method: "PUT", Path: "/v1/org/policy", Body: map[string]any{
+				"max_key_lifetime": nil, "default_key_lifetime": nil, "allowed_ips": nil, "allow_non_expiring": nil}},
+		},
+		{
+			name: "org policy set negated",
+			args: []string{"org", "policy", "set", "--no-allow-non-expiring"},
+			want: call{Method: "PUT", Path: "/v1/org/policy", Body: map[string]any{
+				"max_key_lifetime": nil, "default_key_lifetime": nil, "allowed_ips": nil, "allow_non_expiring": false}},
+		},
+		{
+			name: "usage of one key",
+			args: []string{"usage", "--key-id", "k1", "--from", "2026-03-01T00:00:00Z", "--to", "2026-03-02T00:00:00Z", "--bucket", "minute"},
+			want: call{Method: "GET", Path: "/v1/keys/k1/usage",
+				Query: "bucket=minute&from=2026-03-01T00%3A00%3A00Z&to=2026-03-02T00%3A00%3A00Z"},
+		},
+		{
+			name: "usage of the org",
+			args: []string{"usage"},
+			want: call{Method: "GET", Path: "/v1/usage", Query: "bucket=hour"},
+		},
+		{
 			name: "revoke escapes the id",
 			args: []string{"keys", "revoke", "a/b"},
 			want: call{Method: "POST", Path: "/v1/keys/a%2Fb/revoke"},
@@ -151,6 +244,7 @@ func TestNoRequestWithoutChanges(t *testing.T) {
 	}{
 		{"missing key", "", []string{"whoami"}, "keyward: no API key: pass --key or set KEYWARD_KEY\n"},
 		{"update without changes", "kw_live_test", []string{"keys", "update", "k1"}, "keyward: nothing to update"},
+		{"owners set without limits", "kw_live_test", []string{"owners", "set", "u1"}, "keyward: nothing to set"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,7 +314,22 @@ func TestVerifyExitCode(t *testing.T) {
 			args:     []string{"--json", "verify", "kw_live_x"},
 			wantCode: 1,
 			wantStdout: "{\n  \"valid\": false,\n  \"code\": \"EXPIRED\",\n  \"key_id\": \"k1\",\n  \"name\": \"\",\n" +
-				"  \"owner_id\": null,\n  \"service_account_id\": null,\n  \"permissions\": [],\n  \"metadata\": {},\n  \"expires_at\": null\n}\n",
+				"  \"owner_id\": null,\n  \"service_account_id\": null,\n  \"permissions\": [],\n  \"metadata\": {},\n  \"expires_at\": null,\n" +
+				"  \"rate_limits\": [],\n  \"credits\": null\n}\n",
+			wantKey: "kw_live_x",
+		},
+		{
+			name: "rate limited shows every limit and the credits",
+			answer: `{"valid":false,"code":"RATE_LIMITED","key_id":"k1","name":"ci","rate_limits":[
+				{"name":"burst","limit":2,"remaining":0,"reset":"2026-01-02T03:04:05Z"},
+				{"name":"daily","limit":100,"remaining":98,"reset":"2026-01-02T03:05:00Z"}],"credits":{"remaining":7}}`,
+			args:     []string{"verify", "kw_live_x"},
+			wantCode: 1,
+			wantStdout: "RATE_LIMITED\nkey id:            k1\nname:              ci\nowner:             -\npermissions:       -\n" +
+				"expires:           never\nmetadata:          {}\n" +
+				"rate limit burst:  0 of 2 left, full at 2026-01-02T03:04:05Z\n" +
+				"rate limit daily:  98 of 100 left, full at 2026-01-02T03:05:00Z\n" +
+				"credits:           7 left\n",
 			wantKey: "kw_live_x",
 		},
 	}
@@ -244,6 +353,19 @@ func TestVerifyExitCode(t *testing.T) {
 				t.Errorf("got requests %v, want one verifying %q", *calls, tt.wantKey)
 			}
 		})
+	}
+}
+
+func TestVerifyCostAndLimits(t *testing.T) {
+	url, calls := fakeAPI(t, http.StatusOK, `{"valid":true,"code":"VALID","key_id":"k1","name":"ci"}`)
+	args := []string{"verify", "kw_live_x", "--cost", "0", "--rate-limit", "default", "--rate-limit", "daily:3"}
+	if code, _, stderr := runCLI(t, url, args...); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	want := []call{{Method: "POST", Path: "/v1/verify", Body: map[string]any{"key": "kw_live_x", "cost": 0.0,
+		"rate_limits": []any{map[string]any{"name": "default"}, map[string]any{"name": "daily", "cost": 3.0}}}}}
+	if diff := cmp.Diff(want, *calls); diff != "" {
+		t.Errorf("requests (-want +got):\n%s", diff)
 	}
 }
 

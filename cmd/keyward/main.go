@@ -13,19 +13,39 @@
 // serve and init take --data-dir (KEYWARD_DATA_DIR) and --pepper
 // (KEYWARD_PEPPER: a server secret that makes stored hashes HMAC-SHA-256;
 // changing it invalidates every key); serve also takes --addr
-// (KEYWARD_ADDR), --log-format text|json (KEYWARD_LOG_FORMAT) and
+// (KEYWARD_ADDR), --log-format text|json (KEYWARD_LOG_FORMAT),
 // --cache-ttl (KEYWARD_CACHE_TTL, the longest a cached key is served without
-// reading the store).
+// reading the store) and --redis-url (KEYWARD_REDIS_URL). Without
+// --redis-url each node counts rate limits in its own memory; with it the
+// counts are shared in Redis by every node. While Redis is unreachable a
+// node counts on its own (limits still hold, per node), logs it, and sets
+// the metric keyward_ratelimit_redis_up to 0. Metrics are served at
+// /metrics, without a key: keep that route off the public network.
 //
 // CLI calls talk to a running server through the Go client; they take
 // --url (KEYWARD_URL) and --key (KEYWARD_KEY), print tables, or JSON with
 // --json:
 //
-//	keyward keys create|list|get|update|revoke|delete
-//	keyward verify KEY|- [--permissions QUERY] [--ip IP]   (exit 1 when not valid)
+//	keyward keys create|list|get|update|rotate|credits|revoke|delete
+//	keyward verify KEY|- [--permissions QUERY] [--ip IP] [--cost N] [--rate-limit NAME[:COST]]...
+//	                                                       (exit 1 when not valid)
+//	keyward owners get|set OWNER
+//	keyward org policy get|set
+//	keyward usage [--key-id ID] [--from T] [--to T] [--bucket minute|hour|day]
 //	keyward service-accounts create|list|get|delete
 //	keyward audit
 //	keyward whoami
+//
+// Rate limits are written NAME:LIMIT:WINDOW, at most LIMIT verifications per
+// WINDOW (seconds or a span such as 1m, 1h, 1d), as in
+// `keys create --rate-limit default:100:1m`; limits set on an owner with
+// `owners set` are shared by all of its keys, and a key's own limit of the
+// same name wins. Credits are a balance that each valid verification
+// spends: `keys create --credits 1000 --refill monthly:1000:1` (or
+// daily:AMOUNT) sets it back at 00:00 UTC. `keys rotate ID --grace 1h`
+// prints a new key with every setting of the old one, which keeps working
+// for the grace period. Spans (--expires-in, --grace, --max-lifetime) are
+// seconds, days (30d), a Go duration (1h30m) or both (1d12h).
 package main
 
 import (
@@ -66,6 +86,9 @@ type CLI struct {
 	Keys            KeysCmd            `cmd:"" help:"Manage API keys."`
 	Verify          VerifyCmd          `cmd:"" help:"Verify a key."`
 	ServiceAccounts ServiceAccountsCmd `cmd:"" name:"service-accounts" help:"Manage service accounts."`
+	Owners          OwnersCmd          `cmd:"" help:"Manage rate limits shared by all keys of an owner."`
+	Org             OrgCmd             `cmd:"" help:"Manage the org's key policy."`
+	Usage           UsageCmd           `cmd:"" help:"Show verification counts per key or org."`
 	Audit           AuditCmd           `cmd:"" help:"List audit events."`
 	Whoami          WhoamiCmd          `cmd:"" help:"Show the calling key's own record."`
 }

@@ -68,13 +68,45 @@ func keyFields(k *keyward.Key, now time.Time) []field {
 		{"expires", expiry(k.ExpiresAt)},
 		{"owner", owner(k)},
 		{"metadata", metadata},
+		{"rate limits", rateLimitList(k.RateLimits)},
+		{"credits", credits(k.Credits)},
 		{"created", formatTime(k.CreatedAt)},
 		{"updated", formatTime(k.UpdatedAt)},
 		{"created by", orDash(k.CreatedBy)},
 		{"last used", lastUsed},
 		{"revoked", optionalTime(k.RevokedAt)},
 		{"deleted", optionalTime(k.DeletedAt)},
+		{"rotated from", orDash(k.RotatedFrom)},
+		{"rotated to", orDash(k.RotatedTo)},
 	}
+}
+
+// rateLimitList writes limits as the --rate-limit flags that set them.
+func rateLimitList(limits []keyward.RateLimit) string {
+	if len(limits) == 0 {
+		return "-"
+	}
+	s := make([]string, len(limits))
+	for i, rl := range limits {
+		s[i] = formatRateLimit(rl)
+	}
+	return strings.Join(s, ",")
+}
+
+// credits writes a key's balance and its refill.
+func credits(c *keyward.Credits) string {
+	if c == nil {
+		return "unlimited"
+	}
+	s := fmt.Sprint(c.Remaining)
+	if r := c.Refill; r != nil {
+		s += fmt.Sprintf(" (refill to %d %s", r.Amount, r.Interval)
+		if r.Interval == keyward.RefillMonthly {
+			s += fmt.Sprintf(" on day %d", r.Day)
+		}
+		s += ")"
+	}
+	return s
 }
 
 // printKey writes one key's listing.

@@ -96,3 +96,45 @@ func TestPrintKeyTable(t *testing.T) {
 		t.Errorf("got table\n%s\nwant\n%s", got, want)
 	}
 }
+
+func TestPrintUsageTable(t *testing.T) {
+	start := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	buckets := []keyward.UsageBucket{
+		{Start: start, Total: 4, Codes: map[string]int64{"VALID": 2, "RATE_LIMITED": 1, "EXPIRED": 1}},
+		{Start: start.Add(time.Hour), Total: 0, Codes: map[string]int64{}},
+	}
+	var b strings.Builder
+	if err := printUsageTable(&Globals{Stdout: &b}, buckets); err != nil {
+		t.Fatal(err)
+	}
+	want := "" +
+		"START                 TOTAL  CODES\n" +
+		"2026-03-01T10:00:00Z  4      EXPIRED=1,RATE_LIMITED=1,VALID=2\n" +
+		"2026-03-01T11:00:00Z  0      -\n"
+	if got := b.String(); got != want {
+		t.Errorf("got table\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestCreditsAndLimitsText(t *testing.T) {
+	tests := []struct {
+		name string
+		got  string
+		want string
+	}{
+		{"unlimited", credits(nil), "unlimited"},
+		{"balance", credits(&keyward.Credits{Remaining: 5}), "5"},
+		{"daily", credits(&keyward.Credits{Remaining: 0, Refill: &keyward.CreditRefill{Amount: 100, Interval: keyward.RefillDaily}}),
+			"0 (refill to 100 daily)"},
+		{"monthly", credits(&keyward.Credits{Remaining: 9, Refill: &keyward.CreditRefill{Amount: 50, Interval: keyward.RefillMonthly, Day: 31}}),
+			"9 (refill to 50 monthly on day 31)"},
+		{"no limits", rateLimitList(nil), "-"},
+		{"limits as flags", rateLimitList([]keyward.RateLimit{{Name: "default", Limit: 100, Window: 60}, {Name: "daily", Limit: 5, Window: 86400}}),
+			"default:100:1m,daily:5:1d"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, tt.got, tt.want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -22,7 +23,10 @@ func TestMain(m *testing.M) {
 
 // TestScripts runs the CLI scripts in testdata/script, each against its
 // own fresh server, so that lists and audit logs hold only what the script
-// did. $KEYWARD_URL and $KEYWARD_KEY (the root key) are set.
+// did. $KEYWARD_URL and $KEYWARD_KEY (the root key) are set. The server's
+// clock stands still unless a script moves it with advance, so that rate
+// limits, grace periods and usage buckets do not depend on how fast the
+// script runs.
 func TestScripts(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "script", "*.txtar"))
 	if err != nil {
@@ -34,7 +38,8 @@ func TestScripts(t *testing.T) {
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
 			t.Parallel()
-			srv := runTestServer(t)
+			clock := newTestClock()
+			srv := runTestServer(t, withClock(clock))
 			testscript.Run(t, testscript.Params{
 				Files: []string{file},
 				Setup: func(env *testscript.Env) error {
@@ -44,9 +49,38 @@ func TestScripts(t *testing.T) {
 				},
 				Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 					"jsonfield": cmdJSONField,
+					"advance":   cmdAdvance(clock),
+					"flush":     cmdFlush(srv),
 				},
 			})
 		})
+	}
+}
+
+// cmdAdvance returns the script command `advance DURATION`, which moves
+// the server's clock forward.
+func cmdAdvance(clock *testClock) func(ts *testscript.TestScript, neg bool, args []string) {
+	return func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) != 1 {
+			ts.Fatalf("usage: advance DURATION")
+		}
+		d, err := time.ParseDuration(args[0])
+		if err != nil || d <= 0 {
+			ts.Fatalf("advance: %q is not a positive duration", args[0])
+		}
+		clock.Advance(d)
+	}
+}
+
+// cmdFlush returns the script command `flush`, which writes what the
+// verify engine holds in memory (last use, usage counts) to the store now
+// rather than at its next tick.
+func cmdFlush(srv *testServer) func(ts *testscript.TestScript, neg bool, args []string) {
+	return func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) != 0 {
+			ts.Fatalf("usage: flush")
+		}
+		srv.Engine.Flush(context.Background())
 	}
 }
 

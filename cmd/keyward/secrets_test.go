@@ -25,8 +25,8 @@ func randomPart(key string) string {
 // TestSecretsNeverLeak uses a server the way a busy org would, then looks
 // for every plaintext key, and for its random part alone, in everything the
 // server wrote: logs, stdout, audit events, API answers and the files of its
-// data dir. The only place a key may appear is the answer that created it,
-// and, for the bootstrap root key, stdout, exactly once.
+// data dir. The only place a key may appear is the answer that created (or
+// rotated) it, and, for the bootstrap root key, stdout, exactly once.
 func TestSecretsNeverLeak(t *testing.T) {
 	t.Parallel()
 	ts := runTestServer(t, func(c *Config) { c.FlushInterval = 20 * time.Millisecond })
@@ -81,6 +81,29 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if status, _ := call(http.MethodPost, "/v1/verify", ts.RootKey, map[string]any{"key": str(app, "key"), "permissions": "a AND"}); status != http.StatusBadRequest {
 		t.Errorf("verify with a bad query: got status %d, want 400", status)
 	}
+	// A rotation mints a secret too; the old and the new key both work
+	// during the grace period, spend credits and count against limits.
+	rotating := mint(map[string]any{"name": "rotating", "owner_id": "u1", "credits": map[string]any{"remaining": 100},
+		"rate_limits": []any{map[string]any{"name": "default", "limit": 100, "window": 60}}})
+	rotated := mustDo(t, http.StatusCreated, http.MethodPost, ts.URL+"/v1/keys/"+str(rotating, "id")+"/rotate", ts.RootKey, map[string]any{"grace_period": 3600})
+	secrets = append(secrets, str(rotated, "key"))
+	for _, key := range []string{str(rotating, "key"), str(rotated, "key")} {
+		if status, _ := call(http.MethodPost, "/v1/verify", ts.RootKey, map[string]any{"key": key, "cost": 2,
+			"rate_limits": []any{map[string]any{"name": "default", "cost": 3}}}); status != http.StatusOK {
+			t.Errorf("verify of a rotated key: got status %d, want 200", status)
+		}
+	}
+	if status, _ := call(http.MethodPost, "/v1/verify", ts.RootKey, map[string]any{"key": str(rotated, "key"),
+		"rate_limits": []any{map[string]any{"name": "nope"}}}); status != http.StatusBadRequest {
+		t.Errorf("verify with an unknown limit: got status %d, want 400", status)
+	}
+	call(http.MethodPost, "/v1/keys/"+str(rotated, "id")+"/credits", ts.RootKey, map[string]any{"op": "increment", "amount": 5})
+	call(http.MethodPost, "/v1/keys/"+str(rotating, "id")+"/rotate", ts.RootKey, map[string]any{"grace_period": 0})
+	call(http.MethodPut, "/v1/owners/u1", ts.RootKey, map[string]any{"rate_limits": []any{map[string]any{"name": "default", "limit": 1000, "window": 60}}})
+	call(http.MethodPut, "/v1/org/policy", ts.RootKey, map[string]any{"max_key_lifetime": 365 * 86400})
+	call(http.MethodGet, "/v1/keys/"+str(rotated, "id")+"/usage", ts.RootKey, nil)
+	call(http.MethodGet, "/v1/keys/"+str(rotating, "id"), ts.RootKey, nil)
+
 	mustDo(t, http.StatusOK, http.MethodPost, ts.URL+"/v1/keys/"+str(doomed, "id")+"/revoke", ts.RootKey, nil)
 	mustDo(t, http.StatusOK, http.MethodPatch, ts.URL+"/v1/keys/"+str(app, "id"), ts.RootKey, map[string]any{"description": "patched", "permissions": []string{"nodes.read", "nodes.write"}})
 	mustDo(t, http.StatusOK, http.MethodDelete, ts.URL+"/v1/keys/"+str(custom, "id"), ts.RootKey, nil)
@@ -144,6 +167,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 	// runs (the WAL holds recent writes) and again after Close (which
 	// checkpoints them into keyward.db).
 	pollKey(t, ts, str(app, "id"), func(k map[string]any) bool { return k["last_used_at"] != nil })
+	ts.Engine.Flush(t.Context())
+	call(http.MethodGet, "/v1/usage", ts.RootKey, nil)
 	sources := make(map[string][]byte)
 	readDataDir(t, dir, "running", sources)
 	if err := m.Close(); err != nil {

@@ -10,9 +10,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
 	"keyward"
 	"keyward/httpapi"
 	"keyward/keyformat"
+	"keyward/ratelimit"
 	"keyward/service"
 	"keyward/sqlite"
 	"keyward/verify"
@@ -31,6 +37,7 @@ type ServeCmd struct {
 	Addr      string        `name:"addr" env:"KEYWARD_ADDR" default:"127.0.0.1:8080" help:"Listen address."`
 	LogFormat string        `name:"log-format" env:"KEYWARD_LOG_FORMAT" enum:"text,json" default:"text" help:"Log format: text or json."`
 	CacheTTL  time.Duration `name:"cache-ttl" env:"KEYWARD_CACHE_TTL" default:"1m" help:"Longest time a cached key is served without reading the store."`
+	RedisURL  string        `name:"redis-url" env:"KEYWARD_REDIS_URL" placeholder:"URL" help:"Redis for cluster-wide rate limits, such as redis://127.0.0.1:6379/0; without it each node counts alone. While Redis is unreachable the node counts alone and says so in its log and metrics."`
 }
 
 // Run starts the server and blocks until ctx is done.
@@ -41,6 +48,7 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 		DataDir:   c.DataDir,
 		Pepper:    c.Pepper,
 		CacheTTL:  c.CacheTTL,
+		RedisURL:  c.RedisURL,
 		Logger:    newLogger(g.Stderr, c.LogFormat),
 		Stdout:    g.Stdout,
 		Bootstrap: true,
@@ -68,7 +76,11 @@ type Config struct {
 	DataDir  string
 	Pepper   string
 	CacheTTL time.Duration
-	// FlushInterval is how often last use is written; zero for the default.
+	// RedisURL, when set, makes rate limits cluster-wide in Redis, with
+	// this node's own counting while Redis is unreachable.
+	RedisURL string
+	// FlushInterval is how often last use and usage counts are written;
+	// zero for the default.
 	FlushInterval time.Duration
 	Now           func() time.Time
 	Logger        *slog.Logger
@@ -87,6 +99,10 @@ type Main struct {
 	Engine  *verify.Engine
 	Service *service.Service
 	HTTP    *httpapi.Server
+	// Redis is the client of Config.RedisURL; nil without one.
+	Redis *redis.Client
+	// Metrics is the server's own Prometheus registry, served at /metrics.
+	Metrics *prometheus.Registry
 
 	// RootKey is the key created at bootstrap; empty when the store already
 	// had an org. Tests use it; it is never logged.
@@ -123,12 +139,28 @@ func (m *Main) Run(ctx context.Context) error {
 		ServiceAccounts: m.Service,
 		Audit:           m.Service,
 		Verifier:        m.Service,
+		Owners:          m.Service,
+		Org:             m.Service,
+		Usage:           m.Service,
 		Auth:            m.Engine,
 		Ready:           m.DB.Ping,
+		Metrics:         promhttp.HandlerFor(m.Metrics, promhttp.HandlerOpts{Registry: m.Metrics}),
 		Logger:          m.Config.Logger,
 	}
 	return m.HTTP.Open()
 }
+
+// Redis client settings where the URL sets none. A verification waits for
+// Redis, so an unreachable one must fail fast and hand over to local
+// counting: go-redis's defaults (3 retries of 5 dials each) hold a
+// verification for about 2s when Redis refuses connections, these for
+// about 20ms. One dial retry still covers a connection that a Redis
+// restart broke.
+const (
+	redisDialTimeout   = time.Second
+	redisIOTimeout     = 500 * time.Millisecond
+	redisDialerRetries = 1
+)
 
 // open opens the store and builds the engine and services on it.
 func (m *Main) open() error {
@@ -145,16 +177,75 @@ func (m *Main) open() error {
 	if m.Config.Pepper != "" {
 		pepper = []byte(m.Config.Pepper)
 	}
+	// An own registry rather than the global one, so that two servers in
+	// one process (tests) do not collide.
+	m.Metrics = prometheus.NewRegistry()
+	m.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	limiter, err := m.openLimiter()
+	if err != nil {
+		return err
+	}
 	m.Engine = verify.New(verify.Config{
 		Store:         m.DB,
 		Hasher:        keyformat.NewHasher(pepper),
 		Now:           now,
 		CacheTTL:      m.Config.CacheTTL,
 		FlushInterval: m.Config.FlushInterval,
+		Limiter:       limiter,
+		Registerer:    m.Metrics,
 		Logger:        m.Config.Logger,
 	})
 	m.Service = service.New(service.Config{Store: m.DB, Engine: m.Engine, Now: now})
 	return nil
+}
+
+// openLimiter returns the rate limiter for Config.RedisURL: nil (the
+// engine counts in memory) without one, else Redis with local counting
+// while Redis is unreachable. An unreachable Redis does not stop the
+// server from starting; it is logged now and again at the first
+// verification that falls back.
+func (m *Main) openLimiter() (ratelimit.Limiter, error) {
+	if m.Config.RedisURL == "" {
+		return nil, nil
+	}
+	opts, err := redis.ParseURL(m.Config.RedisURL)
+	if err != nil {
+		// The URL may hold a password: name the flag, not its value.
+		return nil, errors.New("--redis-url: want redis://[user:password@]host:port/db or rediss://...")
+	}
+	if opts.DialTimeout == 0 {
+		opts.DialTimeout = redisDialTimeout
+	}
+	if opts.ReadTimeout == 0 {
+		opts.ReadTimeout = redisIOTimeout
+	}
+	if opts.WriteTimeout == 0 {
+		opts.WriteTimeout = redisIOTimeout
+	}
+	// A command is never retried, whatever the URL says: when the reply to
+	// the rate limit script is lost after Redis ran it, a retry would spend
+	// the units twice. A failed call counts locally instead.
+	opts.MaxRetries = -1
+	// The URL cannot set dial retries.
+	opts.DialerRetries = redisDialerRetries
+	m.Redis = redis.NewClient(opts)
+	fb, err := ratelimit.NewFallback(ratelimit.FallbackConfig{
+		Redis:      ratelimit.NewRedis(m.Redis, ""),
+		Registerer: m.Metrics,
+		Logger:     m.Config.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rate limiter: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), redisDialTimeout)
+	defer cancel()
+	log := m.Config.Logger.With("redis", opts.Addr)
+	if err := m.Redis.Ping(ctx).Err(); err != nil {
+		log.Warn("redis is unreachable: rate limits are counted on this node until it answers", "err", err)
+	} else {
+		log.Info("rate limits are counted cluster-wide in redis")
+	}
+	return fb, nil
 }
 
 // bootstrap creates the default org and prints its root key once, when the
@@ -188,6 +279,10 @@ func (m *Main) Close() error {
 		}
 		if m.Engine != nil {
 			errs = append(errs, m.Engine.Close())
+		}
+		// After the engine: nothing verifies any more.
+		if m.Redis != nil {
+			errs = append(errs, m.Redis.Close())
 		}
 		if m.DB != nil {
 			errs = append(errs, m.DB.Close())

@@ -18,10 +18,12 @@ var stdin io.Reader = os.Stdin
 // VerifyCmd is `keyward verify`. It exits 0 for a valid key and 1 for any
 // other answer, so scripts can branch on it.
 type VerifyCmd struct {
-	Secret      string `arg:"" name:"key" help:"The key to verify, or - to read it from stdin (keeps it out of shell history and process lists)."`
-	Permissions string `placeholder:"QUERY" help:"Permissions the key must hold, such as 'a.read AND (b.write OR admin:*)'."`
-	IP          string `name:"ip" help:"IP of the client that presented the key, checked against its allowed IPs."`
-	UserAgent   string `name:"user-agent" placeholder:"UA" help:"User agent of the client that presented the key."`
+	Secret      string             `arg:"" name:"key" help:"The key to verify, or - to read it from stdin (keeps it out of shell history and process lists)."`
+	Permissions string             `placeholder:"QUERY" help:"Permissions the key must hold, such as 'a.read AND (b.write OR admin:*)'."`
+	IP          string             `name:"ip" help:"IP of the client that presented the key, checked against its allowed IPs."`
+	UserAgent   string             `name:"user-agent" placeholder:"UA" help:"User agent of the client that presented the key."`
+	Cost        *int64             `name:"cost" placeholder:"N" help:"Credits a valid verification spends (default 1; 0 checks without spending)."`
+	RateLimits  []rateLimitUseFlag `name:"rate-limit" placeholder:"NAME[:COST]" help:"Apply only this rate limit of the key or its owner, at COST (default 1); repeat for more. Default: every limit, at cost 1."`
 }
 
 // Run verifies the key and prints the answer.
@@ -36,9 +38,13 @@ func (cmd *VerifyCmd) Run(ctx context.Context, g *Globals) error {
 			return err
 		}
 	}
-	res, err := c.Verify(ctx, keyward.VerifyRequest{
-		Key: secret, Permissions: cmd.Permissions, IP: cmd.IP, UserAgent: cmd.UserAgent,
-	})
+	req := keyward.VerifyRequest{
+		Key: secret, Permissions: cmd.Permissions, IP: cmd.IP, UserAgent: cmd.UserAgent, Cost: cmd.Cost,
+	}
+	for _, f := range cmd.RateLimits {
+		req.RateLimits = append(req.RateLimits, keyward.RateLimitUse(f))
+	}
+	res, err := c.Verify(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -87,12 +93,22 @@ func printVerifyResult(g *Globals, res *keyward.VerifyResult) error {
 	if metadata == "" {
 		metadata = "{}"
 	}
-	return printFields(g.Stdout, []field{
+	fields := []field{
 		{"key id", res.KeyID},
 		{"name", res.Name},
 		{"owner", owner},
 		{"permissions", list(res.Permissions)},
 		{"expires", expiry(res.ExpiresAt)},
 		{"metadata", metadata},
-	})
+	}
+	// Limits and credits are shown only where the key has them, so that
+	// the answer for a plain key stays short.
+	for _, rl := range res.RateLimits {
+		fields = append(fields, field{"rate limit " + rl.Name,
+			fmt.Sprintf("%d of %d left, full at %s", rl.Remaining, rl.Limit, formatTime(rl.Reset))})
+	}
+	if res.Credits != nil {
+		fields = append(fields, field{"credits", fmt.Sprintf("%d left", res.Credits.Remaining)})
+	}
+	return printFields(g.Stdout, fields)
 }
