@@ -16,6 +16,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"keyward"
+	"keyward/compat/dispersed"
+	"keyward/compat/hellgate"
+	"keyward/compat/orgapi"
 	"keyward/httpapi"
 	"keyward/keyformat"
 	"keyward/ratelimit"
@@ -145,7 +148,12 @@ func (m *Main) Run(ctx context.Context) error {
 		Auth:            m.Engine,
 		Ready:           m.DB.Ping,
 		Metrics:         promhttp.HandlerFor(m.Metrics, promhttp.HandlerOpts{Registry: m.Metrics}),
-		Logger:          m.Config.Logger,
+		Mounts: []httpapi.Mount{
+			dispersed.New(dispersed.Config{Keys: m.Service, Auth: m.Engine, Logger: m.Config.Logger}),
+			orgapi.New(orgapi.Config{Keys: m.Service, Auth: m.Engine, Logger: m.Config.Logger}),
+			hellgate.New(hellgate.Config{Keys: m.Service, Auth: m.Engine, Logger: m.Config.Logger}),
+		},
+		Logger: m.Config.Logger,
 	}
 	return m.HTTP.Open()
 }
