@@ -467,3 +467,24 @@ func BenchmarkVerifyCacheHitParallel(b *testing.B) {
 		}
 	})
 }
+
+// A refill that fell due while no engine ran happens when one starts, not
+// a sweep interval later.
+func TestRefillAtStart(t *testing.T) {
+	f := newFixture(t)
+	k, _ := f.createKey(t, func(k *keyward.Key) {
+		k.Credits = &keyward.Credits{Remaining: 0, Refill: &keyward.CreditRefill{Amount: 5, Interval: keyward.RefillDaily}, RefilledAt: &f.now}
+	})
+	if err := f.engine.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.now = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	restarted := verify.New(verify.Config{
+		Store: f.store, Hasher: f.hasher, Now: func() time.Time { return f.now },
+		FlushInterval: time.Hour, RefillInterval: time.Hour,
+	})
+	defer restarted.Close()
+	if got := f.balance(t, k.ID); got != 5 {
+		t.Errorf("balance right after start: got %d, want 5", got)
+	}
+}

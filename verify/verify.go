@@ -181,6 +181,11 @@ func New(cfg Config) *Engine {
 		MaximumSize:      cfg.CacheSize,
 		ExpiryCalculator: otter.ExpiryWriting[ownerID, *ownerEntry](cfg.CacheTTL),
 	})
+	// Refills that fell due while no server ran happen now, not a tick
+	// later.
+	if err := e.Refill(context.Background()); err != nil {
+		e.logger.Error("refill credits", "err", err)
+	}
 	go e.writeBehind()
 	return e
 }
