@@ -44,6 +44,11 @@ type Key struct {
 	// replaced it. Empty serializes as null.
 	RotatedFrom string `json:"rotated_from"`
 	RotatedTo   string `json:"rotated_to"`
+	// LineID is the id of the first key of the rotation line this key
+	// belongs to; empty for a key that was never rotated (its line is
+	// itself). The keys of one line share rate limit counters and spend the
+	// credits of the line's newest key.
+	LineID string `json:"-"`
 
 	// Hash is the SHA-256 (or HMAC-SHA-256) of the secret.
 	Hash []byte `json:"-"`
