@@ -76,13 +76,14 @@ type Store interface {
 	// transaction. The old key's credits move to next, refill included
 	// (its own balance becomes 0, without refill). An error from rotate
 	// aborts it. rotate runs inside the write transaction and must not
-	// call the store. It returns the old key as written; next then holds
-	// the successor as inserted.
+	// call the store. It sets next.LineID to the old key's LineID, or its
+	// id when empty. It returns the old key as written; next then holds the
+	// successor as inserted.
 	RotateKey(ctx context.Context, orgID, id string, next *Key, rotate func(old *Key) error, ev *AuditEvent) (*Key, error)
 	// SpendCredits refills the credits of key id if a refill is due at now,
 	// then takes cost from them if at least cost remain, atomically: two
-	// spends never both see the same balance. A rotated key spends from its
-	// successor (following rotated_to). It returns the balance after and
+	// spends never both see the same balance. A rotated key spends from the
+	// newest key of its line (the one not rotated). It returns the balance after and
 	// whether cost was taken; a key without credits returns ok and -1.
 	// Returns ENOTFOUND for a missing or deleted key, EINVALID for a
 	// negative cost.

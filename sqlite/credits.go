@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -11,10 +12,15 @@ import (
 	"keyward"
 )
 
-// maxRotationHops bounds the rotated_to chain that a spend follows. A chain
-// is as long as the rotations made within one grace period, so a longer
-// one means a cycle or a corrupt row, not a real history.
-const maxRotationHops = 10
+// newestOfLine selects, of the org's keys, the newest of a rotation line
+// that has been rotated at least once: the one not rotated. A line is named
+// by its first key's id, which its later keys carry as line_id. The first
+// key, once rotated, cannot be the newest, so matching line_id alone
+// instead of "id = line OR line_id = line" loses nothing, and lets the
+// lookup be one search of keys_org_id_line_id where the OR scans all of
+// the org's keys. A rotated key is never rotated again (the service
+// refuses it), so exactly one key matches.
+const newestOfLine = `SELECT ` + keyColumns + ` FROM keys WHERE org_id = ? AND line_id = ? AND rotated_to IS NULL`
 
 // refillBatch bounds the keys one RefillCredits transaction refills, so
 // that the sweep never holds the write lock, which every spend waits for,
@@ -79,12 +85,14 @@ func writeCredits(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
 // refill due, and otherwise one IMMEDIATE transaction; both run on the one
 // writer connection, so spends are serialized and never overspend.
 //
-// The balance is the key's own, or, for a rotated key, its successor's,
-// found by following rotated_to whether or not the successor has since
-// been revoked or deleted: the credits moved there. A balance of 0 refuses
-// every cost, 0 included. Returns (-1, true) when the holder has no
-// credits, ENOTFOUND when key id is missing or deleted, and EINVALID for a
-// negative cost.
+// The balance is the key's own, or, for a rotated key, that of the newest
+// key of its line (the one not rotated), whether or not that key has since
+// been revoked or deleted: the credits moved there. It is found in one
+// lookup whatever the number of rotations, and a key rotated while it had
+// no credits follows its line's newest key if that one later got some. A
+// balance of 0 refuses every cost, 0 included. Returns (-1, true) when the
+// holder has no credits, ENOTFOUND when key id is missing or deleted, and
+// EINVALID for a negative cost.
 func (db *DB) SpendCredits(ctx context.Context, orgID, id string, cost int64, now time.Time) (remaining int64, ok bool, err error) {
 	defer wrap(&err, "SpendCredits(%q)", id)
 	if cost < 0 {
@@ -110,11 +118,14 @@ func (db *DB) SpendCredits(ctx context.Context, orgID, id string, cost int64, no
 		if err != nil {
 			return err
 		}
-		for hops := 0; k.RotatedTo != ""; hops++ {
-			if hops == maxRotationHops {
-				return fmt.Errorf("rotation chain longer than %d keys", maxRotationHops)
+		if k.RotatedTo != "" {
+			line := cmp.Or(k.LineID, k.ID)
+			k, err = scanKey(tx.QueryRowContext(ctx, newestOfLine, orgID, line))
+			if errors.Is(err, sql.ErrNoRows) {
+				// Not ENOTFOUND: key id exists, its line is broken.
+				return fmt.Errorf("rotation line %q has no newest key", line)
 			}
-			if k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM keys WHERE org_id = ? AND id = ?`, orgID, k.RotatedTo)); err != nil {
+			if err != nil {
 				return err
 			}
 		}

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -14,7 +15,7 @@ import (
 const keyColumns = `id, org_id, name, description, key_prefix, hash, permissions, allowed_ips, expires_at, enabled, metadata,
 	owner_id, service_account_id, created_at, updated_at, created_by,
 	last_used_at, last_used_ip, last_used_user_agent, revoked_at, deleted_at,
-	rate_limits, credits_remaining, credits_refill, credits_refilled_at, rotated_from, rotated_to`
+	rate_limits, credits_remaining, credits_refill, credits_refilled_at, rotated_from, rotated_to, line_id`
 
 func scanKey(s scanner) (*keyward.Key, error) {
 	var (
@@ -25,12 +26,12 @@ func scanKey(s scanner) (*keyward.Key, error) {
 		expires, lastUsed, revoked, deleted         sql.NullInt64
 		limits                                      string
 		remaining, refilled                         sql.NullInt64
-		refill, rotatedFrom, rotatedTo              sql.NullString
+		refill, rotatedFrom, rotatedTo, lineID      sql.NullString
 	)
 	if err := s.Scan(&k.ID, &k.OrgID, &k.Name, &k.Description, &k.KeyPrefix, &k.Hash, &perms, &ips, &expires, &k.Enabled, &metadata,
 		&owner, &serviceAccount, &created, &updated, &createdBy,
 		&lastUsed, &ip, &agent, &revoked, &deleted,
-		&limits, &remaining, &refill, &refilled, &rotatedFrom, &rotatedTo); err != nil {
+		&limits, &remaining, &refill, &refilled, &rotatedFrom, &rotatedTo, &lineID); err != nil {
 		return nil, err
 	}
 	var err error
@@ -48,6 +49,7 @@ func scanKey(s scanner) (*keyward.Key, error) {
 	}
 	k.RotatedFrom = rotatedFrom.String
 	k.RotatedTo = rotatedTo.String
+	k.LineID = lineID.String
 	k.ExpiresAt = fromNullMicros(expires)
 	k.Metadata = fromNullJSON(metadata)
 	k.OwnerID = owner.String
@@ -81,16 +83,16 @@ func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO keys (`+keyColumns+`, credits_refill_due)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.OrgID, k.Name, k.Description, k.KeyPrefix, k.Hash, perms, ips, nullTime(k.ExpiresAt), k.Enabled, nullJSON(k.Metadata),
 		nullString(k.OwnerID), nullString(k.ServiceAccountID), k.CreatedAt.UnixMicro(), k.UpdatedAt.UnixMicro(), nullString(k.CreatedBy),
 		nullTime(k.LastUsedAt), nullString(k.LastUsedIP), nullString(k.LastUsedUserAgent), nullTime(k.RevokedAt), nullTime(k.DeletedAt),
-		limits, c.remaining, c.refill, c.refilledAt, nullString(k.RotatedFrom), nullString(k.RotatedTo), c.due)
+		limits, c.remaining, c.refill, c.refilledAt, nullString(k.RotatedFrom), nullString(k.RotatedTo), nullString(k.LineID), c.due)
 	return err
 }
 
 // updateKey writes k's mutable fields: those UpdateKey documents, and
-// rotated_to, which only RotateKey changes.
+// rotated_to, which only RotateKey changes. A key's line never changes.
 func updateKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
 	perms, err := listValue(k.Permissions)
 	if err != nil {
@@ -238,8 +240,9 @@ func (db *DB) UpdateKey(ctx context.Context, orgID, id string, update func(k *ke
 		if err := update(k); err != nil {
 			return err
 		}
-		// The row's identity and rotation link are not update's to change.
-		k.ID, k.OrgID, k.RotatedTo = stored.ID, stored.OrgID, stored.RotatedTo
+		// The row's identity, rotation link and line are not update's to
+		// change.
+		k.ID, k.OrgID, k.RotatedTo, k.LineID = stored.ID, stored.OrgID, stored.RotatedTo, stored.LineID
 		if err := updateKey(ctx, tx, k); err != nil {
 			return err
 		}
@@ -255,10 +258,12 @@ func (db *DB) UpdateKey(ctx context.Context, orgID, id string, update func(k *ke
 }
 
 // RotateKey loads the org's live key id, lets rotate change it and fill
-// next, then, in one transaction, links the two, moves the old key's
-// credits to next, writes the old key's mutable fields, inserts next and
-// writes ev. It returns the old key as written; next holds what was
-// inserted. The balance moves whole, with its refill schedule, so that
+// next, then, in one transaction, links the two, puts next on the old
+// key's line, moves the old key's credits to next, writes the old key's
+// mutable fields, inserts next and writes ev. It returns the old key as
+// written; next holds what was inserted. A line is named by its first key,
+// which itself keeps an empty LineID, so that every later key carries the
+// first key's id whatever rotate set. The balance moves whole, with its refill schedule, so that
 // the grace period never doubles it and only the successor is refilled:
 // the old key keeps a balance of 0 and spends from next.
 func (db *DB) RotateKey(ctx context.Context, orgID, id string, next *keyward.Key, rotate func(old *keyward.Key) error, ev *keyward.AuditEvent) (_ *keyward.Key, err error) {
@@ -276,8 +281,9 @@ func (db *DB) RotateKey(ctx context.Context, orgID, id string, next *keyward.Key
 		if next.OrgID != orgID {
 			return fmt.Errorf("successor of org %q, want %q", next.OrgID, orgID)
 		}
-		old.ID, old.OrgID = stored.ID, stored.OrgID
+		old.ID, old.OrgID, old.LineID = stored.ID, stored.OrgID, stored.LineID
 		old.RotatedTo, next.RotatedFrom = next.ID, old.ID
+		next.LineID = cmp.Or(old.LineID, old.ID)
 		if old.Credits != nil {
 			next.Credits, old.Credits = old.Credits, &keyward.Credits{}
 		}

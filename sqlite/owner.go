@@ -26,7 +26,8 @@ func (db *DB) FindOwner(ctx context.Context, orgID, ownerID string) (_ *keyward.
 	if o.RateLimits == nil {
 		o.RateLimits = []keyward.RateLimit{}
 	}
-	o.UpdatedAt = fromMicros(updated)
+	t := fromMicros(updated)
+	o.UpdatedAt = &t
 	return o, nil
 }
 

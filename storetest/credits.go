@@ -31,8 +31,9 @@ func monthly(amount int64, day int) *keyward.CreditRefill {
 	return &keyward.CreditRefill{Amount: amount, Interval: keyward.RefillMonthly, Day: day}
 }
 
-// testUsageControlRoundTrip checks that rate limits, credits and rotation
-// links come back unchanged through every path that reads a key.
+// testUsageControlRoundTrip checks that rate limits, credits, rotation
+// links and the rotation line come back unchanged through every path that
+// reads a key.
 func testUsageControlRoundTrip(t *testing.T, s keyward.Store) {
 	ctx := t.Context()
 	acme := createOrg(t, s, "acme")
@@ -56,9 +57,10 @@ func testUsageControlRoundTrip(t *testing.T, s keyward.Store) {
 		{"no credits left", func(k *keyward.Key) {
 			k.Credits = credits(0, nil, time.Time{})
 		}},
-		{"rotation links", func(k *keyward.Key) {
+		{"rotation links and line", func(k *keyward.Key) {
 			k.RotatedFrom = newID()
 			k.RotatedTo = newID()
+			k.LineID = newID()
 		}},
 		{"unlimited and no limits", func(k *keyward.Key) {}},
 	}
@@ -113,10 +115,12 @@ func testUsageControlRoundTrip(t *testing.T, s keyward.Store) {
 }
 
 // testUpdateKeyUsageControl checks that UpdateKey writes rate limits and
-// credits, clears them, and leaves the rotation link alone.
+// credits, clears them, and leaves the rotation link and line alone.
 func testUpdateKeyUsageControl(t *testing.T, s keyward.Store) {
 	acme := createOrg(t, s, "acme")
-	k := createKey(t, s, newKey(acme))
+	k := newKey(acme)
+	k.LineID = newID()
+	createKey(t, s, k)
 	refilled := utc(2026, time.April, 15, 0, 0)
 
 	steps := []struct {
@@ -143,8 +147,8 @@ func testUpdateKeyUsageControl(t *testing.T, s keyward.Store) {
 		step.update(want)
 		got, err := s.UpdateKey(t.Context(), acme.ID, k.ID, func(cur *keyward.Key) error {
 			step.update(cur)
-			// Only a rotation links keys.
-			cur.RotatedTo = newID()
+			// Only a rotation links keys and sets lines.
+			cur.RotatedTo, cur.LineID = newID(), newID()
 			return nil
 		}, nil)
 		if err != nil {
@@ -434,5 +438,34 @@ func testRefillCredits(t *testing.T, s keyward.Store) {
 	}
 	if len(again) != 0 {
 		t.Errorf("RefillCredits again refilled %d keys, want 0", len(again))
+	}
+}
+
+// testSpendCreditsRotatedUnlimited checks that a key rotated while it had
+// no credits follows its line's newest key: unlimited while that key is,
+// and spending from its balance once it gets one.
+func testSpendCreditsRotatedUnlimited(t *testing.T, s keyward.Store) {
+	acme := createOrg(t, s, "acme")
+	first := createKey(t, s, newKey(acme))
+	second := rotate(t, s, first)
+	spend(t, s, acme.ID, first.ID, 5, now(), -1, true)
+
+	third := rotate(t, s, second)
+	if _, err := s.UpdateKey(t.Context(), acme.ID, third.ID, func(k *keyward.Key) error {
+		k.Credits = credits(10, nil, time.Time{})
+		return nil
+	}, nil); err != nil {
+		t.Fatalf("UpdateKey: %v", err)
+	}
+	spend(t, s, acme.ID, first.ID, 4, now(), 6, true)
+	spend(t, s, acme.ID, second.ID, 6, now(), 0, true)
+	spend(t, s, acme.ID, first.ID, 1, now(), 0, false)
+	if got := storedCredits(t, s, acme.ID, third.ID).Remaining; got != 0 {
+		t.Errorf("newest key's stored remaining = %d, want 0", got)
+	}
+	for _, k := range []*keyward.Key{first, second} {
+		if got := storedCredits(t, s, acme.ID, k.ID); got != nil {
+			t.Errorf("key %q rotated without credits has credits %+v, want none", k.ID, got)
+		}
 	}
 }

@@ -12,7 +12,7 @@ func ownerEvent(o *keyward.Owner) *keyward.AuditEvent {
 	return &keyward.AuditEvent{
 		ID:         newID(),
 		OrgID:      o.OrgID,
-		Time:       o.UpdatedAt,
+		Time:       *o.UpdatedAt,
 		Action:     keyward.ActionOwnerUpdate,
 		TargetType: "owner",
 		TargetID:   o.ID,
@@ -50,7 +50,7 @@ func testOwners(t *testing.T, s keyward.Store) {
 		{"remove every limit", nil},
 	}
 	for _, step := range steps {
-		o := &keyward.Owner{ID: ownerID, OrgID: acme.ID, RateLimits: step.limits, UpdatedAt: now()}
+		o := &keyward.Owner{ID: ownerID, OrgID: acme.ID, RateLimits: step.limits, UpdatedAt: new(now())}
 		ev := ownerEvent(o)
 		if err := s.UpsertOwner(ctx, o, ev); err != nil {
 			t.Fatalf("%s: UpsertOwner: %v", step.name, err)
@@ -69,7 +69,7 @@ func testOwners(t *testing.T, s keyward.Store) {
 	// The same owner id in another org is another owner.
 	_, err = s.FindOwner(ctx, initech.ID, ownerID)
 	wantCode(t, err, keyward.ENOTFOUND)
-	theirs := &keyward.Owner{ID: ownerID, OrgID: initech.ID, RateLimits: []keyward.RateLimit{{Name: "default", Limit: 1, Window: 3600}}, UpdatedAt: now()}
+	theirs := &keyward.Owner{ID: ownerID, OrgID: initech.ID, RateLimits: []keyward.RateLimit{{Name: "default", Limit: 1, Window: 3600}}, UpdatedAt: new(now())}
 	if err := s.UpsertOwner(ctx, theirs, ownerEvent(theirs)); err != nil {
 		t.Fatalf("UpsertOwner(initech): %v", err)
 	}
@@ -80,7 +80,7 @@ func testOwners(t *testing.T, s keyward.Store) {
 	}
 
 	// An org that does not exist has no owners to write.
-	missing := &keyward.Owner{ID: ownerID, OrgID: newID(), UpdatedAt: now()}
+	missing := &keyward.Owner{ID: ownerID, OrgID: newID(), UpdatedAt: new(now())}
 	err = s.UpsertOwner(ctx, missing, ownerEvent(missing))
 	wantCode(t, err, keyward.ENOTFOUND)
 }

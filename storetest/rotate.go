@@ -23,26 +23,36 @@ func successor(old *keyward.Key, at time.Time) *keyward.Key {
 	return next
 }
 
-// rotate rotates k with a grace period of an hour and returns the
+// rotate rotates k now with a grace period of an hour and returns the
 // successor as stored.
 func rotate(t *testing.T, s keyward.Store, k *keyward.Key) *keyward.Key {
 	t.Helper()
-	next := &keyward.Key{}
-	at := now()
-	if _, err := s.RotateKey(t.Context(), k.OrgID, k.ID, next, func(old *keyward.Key) error {
-		*next = *successor(old, at)
-		graceEnd := at.Add(time.Hour)
-		old.ExpiresAt, old.UpdatedAt = &graceEnd, at
-		return nil
-	}, keyEvent(k, keyward.ActionKeyRotate)); err != nil {
-		t.Fatalf("RotateKey(%q): %v", k.ID, err)
-	}
+	_, next := rotateAt(t, s, k, now(), time.Hour)
 	return mustFindKey(t, s, k.OrgID, next.ID)
 }
 
+// rotateAt rotates k at at with a grace period of grace and returns what
+// RotateKey returned: the old key as written and the successor as
+// inserted.
+func rotateAt(t *testing.T, s keyward.Store, k *keyward.Key, at time.Time, grace time.Duration) (old, next *keyward.Key) {
+	t.Helper()
+	next = &keyward.Key{}
+	old, err := s.RotateKey(t.Context(), k.OrgID, k.ID, next, func(old *keyward.Key) error {
+		*next = *successor(old, at)
+		graceEnd := at.Add(grace)
+		old.ExpiresAt, old.UpdatedAt = &graceEnd, at
+		return nil
+	}, keyEvent(k, keyward.ActionKeyRotate))
+	if err != nil {
+		t.Fatalf("RotateKey(%q): %v", k.ID, err)
+	}
+	return old, next
+}
+
 // testRotateKey checks that a rotation writes the old key's changes, the
-// successor and the event together, links both keys, and moves the
-// balance with its refill to the successor.
+// successor and the event together, links both keys, puts the successor
+// on the old key's line, and moves the balance with its refill to the
+// successor.
 func testRotateKey(t *testing.T, s keyward.Store) {
 	ctx := t.Context()
 	acme := createOrg(t, s, "acme")
@@ -77,6 +87,8 @@ func testRotateKey(t *testing.T, s keyward.Store) {
 
 			wantNext := successor(k, at)
 			wantNext.RotatedFrom = k.ID
+			// k starts the line, so its id names it.
+			wantNext.LineID = k.ID
 			wantOld := cloneKey(k)
 			wantOld.ExpiresAt, wantOld.UpdatedAt = &graceEnd, at
 			wantOld.RotatedTo = wantNext.ID
@@ -92,6 +104,8 @@ func testRotateKey(t *testing.T, s keyward.Store) {
 				*next = *successor(old, at)
 				next.ID, next.Hash, next.KeyPrefix = wantNext.ID, wantNext.Hash, wantNext.KeyPrefix
 				old.ExpiresAt, old.UpdatedAt = &graceEnd, at
+				// The store sets both keys' lines, whatever rotate wrote.
+				old.LineID, next.LineID = newID(), newID()
 				return nil
 			}, ev)
 			if err != nil {
@@ -214,4 +228,146 @@ func testRotateKeyAborts(t *testing.T, s keyward.Store) {
 			}
 		})
 	}
+}
+
+// testRotationLine checks a line of 30 daily rotations, each old key still
+// in its long grace period: every key but the first carries the first
+// key's id as its line through every path that reads a key, and a spend on
+// any key of the line draws from the newest, however long the chain.
+func testRotationLine(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	acme := createOrg(t, s, "acme")
+	sa := createServiceAccount(t, s, acme, "rotating-bot")
+	start := utc(2026, time.January, 1, 0, 0)
+	const rotations = 30
+
+	first := newKey(acme)
+	first.OwnerID, first.ServiceAccountID = "", sa.ID
+	first.Credits = credits(100, daily(100), start)
+	createKey(t, s, first)
+	wantLine := func(k *keyward.Key) string {
+		if k.ID == first.ID {
+			return ""
+		}
+		return first.ID
+	}
+	checkLine := func(path string, k *keyward.Key) {
+		t.Helper()
+		if got, want := k.LineID, wantLine(k); got != want {
+			t.Errorf("%s: key %q has LineID %q, want %q", path, k.ID, got, want)
+		}
+	}
+
+	line := []*keyward.Key{first}
+	for i := range rotations {
+		at := start.Add(time.Duration(i)*24*time.Hour + 12*time.Hour)
+		old, next := rotateAt(t, s, line[i], at, 90*24*time.Hour)
+		checkLine("RotateKey (old)", old)
+		checkLine("RotateKey (next)", next)
+		line = append(line, next)
+	}
+	newest := line[rotations]
+
+	for _, k := range line {
+		checkLine("FindKeyByID", mustFindKey(t, s, acme.ID, k.ID))
+		byHash, err := s.FindKeyByHash(ctx, k.Hash)
+		if err != nil {
+			t.Fatalf("FindKeyByHash: %v", err)
+		}
+		checkLine("FindKeyByHash", byHash)
+	}
+	listed, err := s.FindKeys(ctx, acme.ID, keyward.KeyFilter{ServiceAccountID: sa.ID, Limit: keyward.MaxPageLimit})
+	if err != nil {
+		t.Fatalf("FindKeys: %v", err)
+	}
+	if len(listed.Data) != len(line) {
+		t.Errorf("FindKeys() = %d keys, want %d", len(listed.Data), len(line))
+	}
+	for _, k := range listed.Data {
+		checkLine("FindKeys", k)
+	}
+
+	// The refill due since January 1 applies first: the balance is 100.
+	end := start.Add(rotations * 24 * time.Hour)
+	spend(t, s, acme.ID, first.ID, 3, end.Add(time.Hour), 97, true)
+	spend(t, s, acme.ID, line[rotations/2].ID, 7, end.Add(2*time.Hour), 90, true)
+	spend(t, s, acme.ID, newest.ID, 10, end.Add(3*time.Hour), 80, true)
+	if diff := cmp.Diff(credits(80, daily(100), end), storedCredits(t, s, acme.ID, newest.ID)); diff != "" {
+		t.Errorf("newest key's credits mismatch (-want +got):\n%s", diff)
+	}
+	for _, k := range line[:rotations] {
+		if got := storedCredits(t, s, acme.ID, k.ID); got == nil || got.Remaining != 0 {
+			t.Errorf("rotated key %q credits = %+v, want a balance of 0", k.ID, got)
+		}
+	}
+
+	updated, err := s.UpdateKey(ctx, acme.ID, line[rotations/2].ID, func(k *keyward.Key) error {
+		k.Description = "mid-line"
+		return nil
+	}, nil)
+	if err != nil {
+		t.Fatalf("UpdateKey: %v", err)
+	}
+	checkLine("UpdateKey", updated)
+
+	refilled, err := s.RefillCredits(ctx, end.Add(24*time.Hour))
+	if err != nil {
+		t.Fatalf("RefillCredits: %v", err)
+	}
+	if len(refilled) != 1 || refilled[0].ID != newest.ID {
+		t.Fatalf("RefillCredits() = %d keys, want the newest key alone", len(refilled))
+	}
+	checkLine("RefillCredits", refilled[0])
+
+	revoked, err := s.DeleteServiceAccount(ctx, acme.ID, sa.ID, end.Add(25*time.Hour), nil, nil)
+	if err != nil {
+		t.Fatalf("DeleteServiceAccount: %v", err)
+	}
+	if len(revoked) != len(line) {
+		t.Errorf("DeleteServiceAccount() revoked %d keys, want %d", len(revoked), len(line))
+	}
+	for _, k := range revoked {
+		checkLine("DeleteServiceAccount", k)
+	}
+}
+
+// testRotationLineIsolation checks that a spend looks for the newest key of
+// a line in the key's own org alone: another org's key that carries the
+// same line id never holds the balance.
+func testRotationLineIsolation(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	acme := createOrg(t, s, "acme")
+	initech := createOrg(t, s, "initech")
+
+	first := newKey(acme)
+	first.Credits = credits(10, nil, time.Time{})
+	createKey(t, s, first)
+	// Created before acme's newest key, so that a lookup by line alone
+	// could find it first.
+	theirs := newKey(initech)
+	theirs.LineID = first.ID
+	theirs.Credits = credits(1000, nil, time.Time{})
+	createKey(t, s, theirs)
+	second := rotate(t, s, first)
+	spend(t, s, acme.ID, first.ID, 3, now(), 7, true)
+	if got := storedCredits(t, s, acme.ID, second.ID).Remaining; got != 7 {
+		t.Errorf("acme's newest key's remaining = %d, want 7", got)
+	}
+
+	// A rotated key whose line has no newest key in its org is an error,
+	// even when another org's key carries that line id.
+	lineID := newID()
+	stray := newKey(acme)
+	stray.LineID, stray.RotatedTo = lineID, newID()
+	createKey(t, s, stray)
+	other := newKey(initech)
+	other.LineID = lineID
+	other.Credits = credits(1000, nil, time.Time{})
+	createKey(t, s, other)
+	if remaining, ok, err := s.SpendCredits(ctx, acme.ID, stray.ID, 1, now()); err == nil {
+		t.Errorf("SpendCredits(a key whose line is only in another org) = %d, %v, nil; want an error", remaining, ok)
+	}
+
+	wantKey(t, s, theirs)
+	wantKey(t, s, other)
 }

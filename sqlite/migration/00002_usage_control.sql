@@ -17,7 +17,13 @@ ALTER TABLE keys ADD COLUMN credits_refilled_at INTEGER;
 ALTER TABLE keys ADD COLUMN credits_refill_due INTEGER;
 ALTER TABLE keys ADD COLUMN rotated_from TEXT;
 ALTER TABLE keys ADD COLUMN rotated_to TEXT;
+-- The id of the first key of the key's rotation line, NULL for that first
+-- key (and for a key never rotated). A spend finds the line's newest key,
+-- which holds its credits, through keys_org_id_line_id in one lookup,
+-- however many rotations the line has seen.
+ALTER TABLE keys ADD COLUMN line_id TEXT;
 
+CREATE INDEX keys_org_id_line_id ON keys (org_id, line_id);
 CREATE INDEX keys_credits_refill_due ON keys (credits_refill_due)
 	WHERE credits_refill_due IS NOT NULL AND deleted_at IS NULL;
 
