@@ -13,9 +13,12 @@ const (
 	MaxRateLimitWindow = 86400
 )
 
-// RateLimit is a named limit: at most Limit units of cost per Window
-// seconds. Counting is GCRA (package ratelimit): Limit units may be spent
-// at once, and they come back evenly over the window.
+// RateLimit is a named limit of Limit units of cost per Window seconds,
+// counted by GCRA (package ratelimit) as a rate with a burst: Limit units
+// may be spent at once, and they come back evenly, one every
+// Window/Limit seconds. So any span of Window seconds may admit up to
+// 2*Limit-1 units (a burst, then the refills), and a longer span about
+// Limit per Window.
 type RateLimit struct {
 	Name   string `json:"name"`
 	Limit  int64  `json:"limit"`
@@ -46,7 +49,8 @@ type Owner struct {
 	ID         string      `json:"owner_id"`
 	OrgID      string      `json:"org_id"`
 	RateLimits []RateLimit `json:"rate_limits"`
-	UpdatedAt  time.Time   `json:"updated_at"`
+	// UpdatedAt is nil for an owner whose settings were never set.
+	UpdatedAt *time.Time `json:"updated_at"`
 }
 
 // OwnerUpdate is the input of OwnerService.UpdateOwner: it replaces the
@@ -58,10 +62,11 @@ type OwnerUpdate struct {
 // OwnerService manages owner-level settings of the caller's org.
 type OwnerService interface {
 	// FindOwner needs admin:api-keys:read. An owner without settings
-	// answers with no limits, not ENOTFOUND: any string may own keys.
-	// Returns EFORBIDDEN, EINVALID (a bad owner id).
+	// answers with no limits and a nil UpdatedAt, not ENOTFOUND: any
+	// string may own keys. Returns EFORBIDDEN, EINVALID (a bad owner id).
 	FindOwner(ctx context.Context, ownerID string) (*Owner, error)
-	// UpdateOwner needs admin:api-keys:update. Returns EINVALID,
-	// EFORBIDDEN.
+	// UpdateOwner needs admin:api-keys:update and permissions that cover
+	// those of every key of the owner that is neither revoked nor deleted,
+	// since a limit can throttle them. Returns EINVALID, EFORBIDDEN.
 	UpdateOwner(ctx context.Context, ownerID string, upd OwnerUpdate) (*Owner, error)
 }

@@ -32,9 +32,11 @@ type FallbackConfig struct {
 }
 
 // Fallback counts in Redis while Redis answers and in this node's memory
-// when it cannot be reached, so that an outage degrades cluster-wide
-// limits to per-node ones, never to no limits. A script or reply error
-// that is not about reachability is returned, not counted around.
+// when it cannot be reached or answers that it cannot count now (loading,
+// out of memory, busy, read-only, denied by an ACL and the like), so that
+// an outage degrades cluster-wide limits to per-node ones, never to no
+// limits and never to failed verifications. A script or reply error that
+// a retry would meet again is returned, not counted around.
 type Fallback struct {
 	redis      *Redis
 	local      *Local
@@ -71,11 +73,11 @@ func NewFallback(cfg FallbackConfig) (*Fallback, error) {
 		retryAfter: cfg.RetryAfter,
 		up: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "keyward_ratelimit_redis_up",
-			Help: "1 while rate limits are counted in Redis, 0 while this node counts them locally because Redis is unreachable.",
+			Help: "1 while rate limits are counted in Redis, 0 while this node counts them locally because Redis is unreachable or cannot serve.",
 		}),
 		fallbacks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "keyward_ratelimit_fallback_total",
-			Help: "Rate limit checks counted locally because Redis was unreachable.",
+			Help: "Rate limit checks counted locally because Redis was unreachable or could not serve (such as OOM, BUSY, LOADING).",
 		}),
 	}
 	f.up.Set(1)
@@ -97,13 +99,32 @@ func (f *Fallback) Allow(ctx context.Context, now time.Time, reqs []Request) (Re
 			f.markUp()
 			return res, nil
 		}
-		if ctx.Err() != nil || !unreachable(err) {
+		if ctx.Err() != nil || !cannotCount(err) {
 			return Result{}, err
 		}
 		f.markDown(now, err)
 	}
 	f.fallbacks.Inc()
-	return f.local.Allow(ctx, now, reqs)
+	res, err := f.local.Allow(ctx, now, reqs)
+	res.local = true
+	return res, err
+}
+
+// Refund implements Limiter: it gives the units back where res took
+// them. A refund that Redis cannot take is logged and dropped, since the
+// caller's answer does not depend on it; the units then come back with
+// time, as spent ones do.
+func (f *Fallback) Refund(ctx context.Context, now time.Time, reqs []Request, res Result) error {
+	if res.local {
+		return f.local.Refund(ctx, now, reqs, res)
+	}
+	err := f.redis.Refund(ctx, now, reqs, res)
+	if err == nil || ctx.Err() != nil || !cannotCount(err) {
+		return err
+	}
+	f.logger.Warn("could not refund rate limit units in redis", "err", err, "counters", len(reqs))
+	f.markDown(now, err)
+	return nil
 }
 
 // tryRedis reports whether this call should use Redis: always while it is
@@ -146,19 +167,23 @@ func (f *Fallback) markDown(now time.Time, err error) {
 	}
 }
 
-// unreachable reports whether err means that Redis could not answer, as
-// opposed to answering with an error.
-func unreachable(err error) bool {
+// cannotCount reports whether err means that Redis cannot count now, as
+// opposed to answering with an error that a retry would meet again (a
+// script error is a bug to report, not an outage to count around).
+func cannotCount(err error) bool {
 	var rerr redis.Error
 	if !errors.As(err, &rerr) {
 		// Dial, I/O, timeout, pool and closed-client errors.
 		return true
 	}
-	// Replies of a server that is up but cannot serve.
-	for _, p := range []string{"LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY"} {
-		if strings.HasPrefix(rerr.Error(), p) {
-			return true
-		}
+	// Replies of a server that is up but cannot serve: loading, a replica
+	// cut off from its primary or read-only, a cluster in trouble, out of
+	// memory under noeviction, busy with a long script, or an ACL that
+	// denies the scripts. The error code is the reply's first word.
+	code, _, _ := strings.Cut(rerr.Error(), " ")
+	switch code {
+	case "LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY", "OOM", "BUSY", "NOPERM":
+		return true
 	}
 	return false
 }

@@ -144,3 +144,29 @@ func (s *shard) lock(now, interval int64) {
 		}
 	}
 }
+
+// Refund implements Limiter. Each counter is given back on its own:
+// unlike a spend, a refund has nothing to check.
+func (l *Local) Refund(_ context.Context, now time.Time, reqs []Request, _ Result) error {
+	cells, err := newCells(reqs)
+	if err != nil {
+		return err
+	}
+	nowNs := now.UnixNano()
+	for i, r := range reqs {
+		if cells[i].inc == 0 {
+			continue
+		}
+		s := &l.shards[maphash.String(l.seed, r.Key)%uint64(len(l.shards))]
+		s.mu.Lock()
+		if tat, ok := s.tats[r.Key]; ok {
+			if tat -= cells[i].inc; tat > nowNs {
+				s.tats[r.Key] = tat
+			} else {
+				delete(s.tats, r.Key)
+			}
+		}
+		s.mu.Unlock()
+	}
+	return nil
+}

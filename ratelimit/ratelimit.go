@@ -7,9 +7,14 @@
 // one node, Redis runs the same arithmetic in one Lua script for a cluster,
 // and Fallback uses Redis while it answers and Local when it does not.
 //
+// A limit is a rate with a burst, not a fixed window: a whole counter
+// admits L units at once and then one every W/L, so any span [t, t+W) may
+// admit up to 2L-1 units (a burst of L at t, then L-1 refills before t+W).
+// Over a longer span the rate tends to L per W.
+//
 // All arithmetic is in integer nanoseconds. The emission interval is W/L
-// rounded up, so a limit never admits more than L units in any window; the
-// burst tolerance is L intervals, so exactly L units pass at once.
+// rounded up, so that rounding never refills a counter faster than L per
+// W; the burst tolerance is L intervals, so exactly L units pass at once.
 package ratelimit
 
 import (
@@ -43,11 +48,25 @@ type State struct {
 	Reset time.Time
 }
 
+// Refunded returns st, the state that an allowed r left, as a refund of r
+// at the same instant leaves it: r's units back and the reset as much
+// earlier.
+func (st State) Refunded(r Request) State {
+	c, err := newCell(r)
+	if err != nil || c.inc == 0 {
+		return st
+	}
+	return State{Remaining: min(r.Limit, st.Remaining+c.inc/c.interval), Reset: st.Reset.Add(-time.Duration(c.inc))}
+}
+
 // Result answers a call. States are in request order. When Allowed is
 // false no counter was spent.
 type Result struct {
 	Allowed bool
 	States  []State
+	// local records that Fallback counted the call on this node, so that
+	// a refund goes where the units were taken.
+	local bool
 }
 
 // Limiter takes units from several counters at once, all or nothing:
@@ -55,6 +74,13 @@ type Result struct {
 type Limiter interface {
 	// Allow spends reqs at now (Redis uses its own clock instead).
 	Allow(ctx context.Context, now time.Time, reqs []Request) (Result, error)
+	// Refund gives back the units that an allowed Allow(reqs) answered
+	// with res took, for a caller that took them and was then refused by
+	// something else. Each counter's TAT moves back by what its request
+	// added; a counter that this makes whole is dropped. A counter that
+	// has since expired gets nothing back, so a refund never leaves more
+	// than the limit.
+	Refund(ctx context.Context, now time.Time, reqs []Request, res Result) error
 }
 
 // cell is one request in GCRA terms, in nanoseconds.

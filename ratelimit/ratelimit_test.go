@@ -40,6 +40,14 @@ func (h *harness) allow(tb testing.TB, reqs ...Request) (res Result, before, aft
 	return res, before, h.now()
 }
 
+// refund gives back what took, an allowed answer for reqs, spent.
+func (h *harness) refund(tb testing.TB, took Result, reqs ...Request) {
+	tb.Helper()
+	if err := h.l.Refund(context.Background(), h.now(), reqs, took); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 func newLocalHarness(tb testing.TB) *harness {
 	tb.Helper()
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -136,6 +144,89 @@ func TestLocal_IntervalRoundsUp(t *testing.T) {
 	h.advance(t, time.Nanosecond)
 	if res, _, _ := h.allow(t, r); !res.Allowed {
 		t.Fatal("denied at the rounded-up interval")
+	}
+}
+
+// GCRA is a rate with a burst, not a fixed window: a greedy client gets
+// the burst of 10 and then one unit a second, 19 within the first 10s, as
+// the package doc says.
+func TestLocal_WindowAdmitsTwiceTheLimitLessOne(t *testing.T) {
+	h := newLocalHarness(t)
+	r := Request{Key: "a", Limit: 10, Window: 10 * time.Second, Cost: 1}
+	allowed := 0
+	for range 100 {
+		if res, _, _ := h.allow(t, r); res.Allowed {
+			allowed++
+		}
+		h.advance(t, 100*time.Millisecond)
+	}
+	if allowed != 19 {
+		t.Errorf("a client every 100ms for one window got %d allowed, want 2*10-1 = 19", allowed)
+	}
+}
+
+func TestLocal_RefundDropsWholeCounters(t *testing.T) {
+	h := newLocalHarness(t)
+	l := h.l.(*Local)
+	r := Request{Key: "a", Limit: 3, Window: time.Hour, Cost: 2}
+	took, _, _ := h.allow(t, r)
+	h.refund(t, took, r)
+	if got := l.Len(); got != 0 {
+		t.Errorf("after refunding all it took: %d counters held, want 0", got)
+	}
+}
+
+func TestRedis_RefundKeepsTheTTL(t *testing.T) {
+	client, prefix := newRedisClient(t)
+	l := NewRedis(client, prefix)
+	ctx := context.Background()
+	r := Request{Key: "a", Limit: 3, Window: time.Hour, Cost: 3}
+	took, err := l.Allow(ctx, time.Time{}, []Request{r})
+	if err != nil || !took.Allowed {
+		t.Fatalf("Allow() = %+v, %v", took, err)
+	}
+	r.Cost = 2
+	if err := l.Refund(ctx, time.Time{}, []Request{r}, took); err != nil {
+		t.Fatal(err)
+	}
+	// One unit of a 3/hour limit is left spent: it expires in 20 minutes.
+	ttl, err := client.PTTL(ctx, prefix+"a").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl > 20*time.Minute || ttl < 20*time.Minute-10*time.Second {
+		t.Errorf("TTL after the refund: got %v, want just under 20m", ttl)
+	}
+	r.Cost = 1
+	if err := l.Refund(ctx, time.Time{}, []Request{r}, took); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := client.Exists(ctx, prefix+"a").Result(); err != nil || n != 0 {
+		t.Errorf("after refunding all: EXISTS = %d, %v; want the counter deleted", n, err)
+	}
+	// A refund of a counter that is not there creates none.
+	if err := l.Refund(ctx, time.Time{}, []Request{{Key: "b", Limit: 3, Window: time.Hour, Cost: 1}}, took); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := client.Exists(ctx, prefix+"b").Result(); err != nil || n != 0 {
+		t.Errorf("refund of a missing counter: EXISTS = %d, %v; want none", n, err)
+	}
+}
+
+func TestStateRefunded(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	l := NewLocal()
+	r := Request{Key: "a", Limit: 10, Window: time.Minute, Cost: 3}
+	before, err := l.Allow(context.Background(), now, []Request{r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	took, err := l.Allow(context.Background(), now, []Request{r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := took.States[0].Refunded(r), before.States[0]; got != want {
+		t.Errorf("got %+v, want the state before the spend, %+v", got, want)
 	}
 }
 
@@ -264,6 +355,52 @@ func runLimiterTests(t *testing.T, newHarness func(tb testing.TB) *harness) {
 		wg.Wait()
 		if got := allowed.Load(); got != 37 {
 			t.Errorf("got %d allowed, want 37", got)
+		}
+	})
+
+	t.Run("refund", func(t *testing.T) {
+		h := newHarness(t)
+		r := Request{Key: "a", Limit: 3, Window: time.Hour, Cost: 1}
+		var took Result
+		for range 3 {
+			took, _, _ = h.allow(t, r)
+		}
+		h.refund(t, took, r)
+		res, _, _ := h.allow(t, r)
+		if !res.Allowed || res.States[0].Remaining != 0 {
+			t.Fatalf("after a refund of 1: got %+v, want allowed with 0 remaining", res)
+		}
+		// A refund of a call that took one counter twice gives back both.
+		h.refund(t, took, r, r)
+		two := Request{Key: "a", Limit: 3, Window: time.Hour, Cost: 2}
+		if res, _, _ := h.allow(t, two); !res.Allowed || res.States[0].Remaining != 0 {
+			t.Fatalf("after a refund of 2: got %+v, want 2 allowed with 0 remaining", res)
+		}
+		// Reads add nothing, so they give nothing back.
+		h.refund(t, took, Request{Key: "a", Limit: 3, Window: time.Hour})
+		if res, _, _ := h.allow(t, r); res.Allowed {
+			t.Fatal("after a refund of a read: allowed, want denied")
+		}
+	})
+
+	t.Run("refund never leaves more than the limit", func(t *testing.T) {
+		h := newHarness(t)
+		r := Request{Key: "a", Limit: 3, Window: time.Hour, Cost: 1}
+		took, _, _ := h.allow(t, r)
+		// Half the unit has come back by itself; the refund makes the
+		// counter whole, not more than whole.
+		h.advance(t, 10*time.Minute)
+		h.refund(t, took, r)
+		// A counter that was never spent has nothing to give back.
+		h.refund(t, took, Request{Key: "b", Limit: 3, Window: time.Hour, Cost: 2})
+		for _, key := range []string{"a", "b"} {
+			all := Request{Key: key, Limit: 3, Window: time.Hour, Cost: 3}
+			if res, _, _ := h.allow(t, all); !res.Allowed || res.States[0].Remaining != 0 {
+				t.Fatalf("%s: got %+v, want the whole limit of 3 and no more", key, res)
+			}
+			if res, _, _ := h.allow(t, r); res.Allowed {
+				t.Fatalf("%s: a fourth unit was allowed", key)
+			}
 		}
 	})
 

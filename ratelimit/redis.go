@@ -61,7 +61,36 @@ end
 return out
 `
 
-var script = redis.NewScript(gcraScript)
+// refundScriptSource moves each counter's TAT back by its ARGV (nanoseconds,
+// below 2^53) on Redis's clock, in one call. A missing counter holds
+// nothing to give back; one that the refund makes whole is deleted, and
+// the others expire when they would hold nothing, as gcraScript sets them.
+const refundScriptSource = `
+local t = redis.call('TIME')
+local sec, nsec = tonumber(t[1]), tonumber(t[2]) * 1000
+for i, key in ipairs(KEYS) do
+  local v = redis.call('GET', key)
+  if v then
+    local s, n = string.match(v, '^(%d+):(%d+)$')
+    if s then
+      local debt = (tonumber(s) - sec) * 1e9 + tonumber(n) - nsec - tonumber(ARGV[i])
+      if debt > 0 then
+        local at = nsec + debt
+        redis.call('SET', key, string.format('%d:%d', sec + math.floor(at / 1e9), at % 1e9),
+          'PX', math.ceil(debt / 1e6))
+      else
+        redis.call('DEL', key)
+      end
+    end
+  end
+end
+return 0
+`
+
+var (
+	script       = redis.NewScript(gcraScript)
+	refundScript = redis.NewScript(refundScriptSource)
+)
 
 // Redis counts in Redis, so that every node shares the counters. It needs
 // Redis 5 or later (scripts that write after reading TIME). In a Redis
@@ -110,4 +139,26 @@ func (r *Redis) Allow(ctx context.Context, _ time.Time, reqs []Request) (Result,
 		res.States[i] = c.state(now, out[3+i])
 	}
 	return res, nil
+}
+
+// Refund implements Limiter with one script call. It ignores now and res.
+func (r *Redis) Refund(ctx context.Context, _ time.Time, reqs []Request, _ Result) error {
+	cells, err := newCells(reqs)
+	if err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(reqs))
+	args := make([]any, 0, len(reqs))
+	for i, req := range reqs {
+		if cells[i].inc > 0 {
+			keys, args = append(keys, r.prefix+req.Key), append(args, cells[i].inc)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	if err := refundScript.Run(ctx, r.client, keys, args...).Err(); err != nil {
+		return fmt.Errorf("ratelimit: redis: refund: %w", err)
+	}
+	return nil
 }

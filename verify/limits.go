@@ -21,15 +21,22 @@ type ownerID struct{ org, owner string }
 // ownerEntry is an owner's cached limits; none when it has no settings.
 type ownerEntry struct{ limits []limit }
 
-// keyLimits names the counters of a key's own limits. A key id is a UUID,
-// so "k:<id>:<name>" cannot be another key's counter.
+// keyLimits names the counters of a key's own limits after the key's
+// rotation line (its first key's id), so that a rotated key and its
+// successor share them: the grace period does not double a limit, and
+// rotating does not start it over. Key ids are UUIDs, so
+// "k:<line>:<name>" cannot be another line's counter.
 func keyLimits(k *keyward.Key) []limit {
 	if len(k.RateLimits) == 0 {
 		return nil
 	}
+	line := k.LineID
+	if line == "" {
+		line = k.ID
+	}
 	out := make([]limit, len(k.RateLimits))
 	for i, l := range k.RateLimits {
-		out[i] = limit{RateLimit: l, counter: "k:" + k.ID + ":" + l.Name}
+		out[i] = limit{RateLimit: l, counter: "k:" + line + ":" + l.Name}
 	}
 	return out
 }
@@ -86,17 +93,24 @@ func (e *Engine) ownerLimits(ctx context.Context, k *keyward.Key) ([]limit, erro
 	return o.limits, nil
 }
 
+// spent is what a verification took from its rate limits, to give back
+// when a later check refuses it; zero when it took nothing.
+type spent struct {
+	reqs []ratelimit.Request
+	res  ratelimit.Result
+}
+
 // rateLimit spends the limits that uses names (nil: every limit of the key
 // and its owner, at cost 1) all or nothing, puts their states in res, and
-// returns VALID or RATE_LIMITED. A key's limit wins over its owner's of
-// the same name.
-func (e *Engine) rateLimit(ctx context.Context, en *entry, uses []keyward.RateLimitUse, now time.Time, res *keyward.VerifyResult) (string, error) {
+// returns VALID or RATE_LIMITED with what it spent. A key's limit wins
+// over its owner's of the same name.
+func (e *Engine) rateLimit(ctx context.Context, en *entry, uses []keyward.RateLimitUse, now time.Time, res *keyward.VerifyResult) (string, spent, error) {
 	if uses != nil && len(uses) == 0 {
-		return keyward.CodeValid, nil
+		return keyward.CodeValid, spent{}, nil
 	}
 	owner, err := e.ownerLimits(ctx, en.key)
 	if err != nil {
-		return "", err
+		return "", spent{}, err
 	}
 	// Up to a few limits, the usual case, fit on the stack.
 	var appliedBuf [4]*limit
@@ -104,7 +118,7 @@ func (e *Engine) rateLimit(ctx context.Context, en *entry, uses []keyward.RateLi
 	applied, costs := appliedBuf[:0], costBuf[:0]
 	if uses == nil {
 		if len(en.limits)+len(owner) == 0 {
-			return keyward.CodeValid, nil
+			return keyward.CodeValid, spent{}, nil
 		}
 		for i := range en.limits {
 			applied = append(applied, &en.limits[i])
@@ -121,7 +135,7 @@ func (e *Engine) rateLimit(ctx context.Context, en *entry, uses []keyward.RateLi
 				l = findLimit(owner, u.Name)
 			}
 			if l == nil {
-				return "", keyward.Invalid(keyward.FieldError{
+				return "", spent{}, keyward.Invalid(keyward.FieldError{
 					Field:   fmt.Sprintf("rate_limits[%d].name", i),
 					Message: fmt.Sprintf("neither the key nor its owner has a limit named %q", u.Name),
 				})
@@ -142,7 +156,7 @@ func (e *Engine) rateLimit(ctx context.Context, en *entry, uses []keyward.RateLi
 	}
 	out, err := e.limiter.Allow(ctx, now, reqs)
 	if err != nil {
-		return "", err
+		return "", spent{}, err
 	}
 	res.RateLimits = make([]keyward.RateLimitState, len(applied))
 	for i, l := range applied {
@@ -150,7 +164,30 @@ func (e *Engine) rateLimit(ctx context.Context, en *entry, uses []keyward.RateLi
 		res.RateLimits[i] = keyward.RateLimitState{Name: l.Name, Limit: l.Limit, Remaining: st.Remaining, Reset: st.Reset.UTC()}
 	}
 	if !out.Allowed {
-		return keyward.CodeRateLimited, nil
+		return keyward.CodeRateLimited, spent{}, nil
 	}
-	return keyward.CodeValid, nil
+	return keyward.CodeValid, spent{reqs: reqs, res: out}, nil
+}
+
+// refund gives back what a verification spent of its rate limits when a
+// later check refused it, so that only valid answers use up limits, and
+// shows the limits in res as the refund leaves them. A refund that fails
+// is logged, not returned: the answer stands either way, and the units
+// come back with time.
+func (e *Engine) refund(ctx context.Context, now time.Time, took spent, res *keyward.VerifyResult) {
+	if len(took.reqs) == 0 {
+		return
+	}
+	// The answer is decided: a caller that has gone away must not cancel
+	// the refund.
+	if err := e.limiter.Refund(context.WithoutCancel(ctx), now, took.reqs, took.res); err != nil {
+		e.logger.Error("refund rate limit units", "err", err)
+	}
+	if res == nil {
+		return
+	}
+	for i, r := range took.reqs {
+		st := took.res.States[i].Refunded(r)
+		res.RateLimits[i].Remaining, res.RateLimits[i].Reset = st.Remaining, st.Reset.UTC()
+	}
 }

@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
 	"sync"
@@ -20,6 +21,41 @@ import (
 )
 
 func cost(n int64) *int64 { return &n }
+
+// testRedis connects to the Redis that KEYWARD_TEST_REDIS names, or skips
+// the test.
+func testRedis(tb testing.TB) *redis.Client {
+	tb.Helper()
+	url := os.Getenv("KEYWARD_TEST_REDIS")
+	if url == "" {
+		tb.Skip("set KEYWARD_TEST_REDIS (e.g. redis://127.0.0.1:6379/0) to run the Redis tests")
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	client := redis.NewClient(opts)
+	tb.Cleanup(func() { client.Close() })
+	return client
+}
+
+// redisPrefix returns a counter prefix unique to the test; its counters
+// are deleted after it.
+func redisPrefix(tb testing.TB, client *redis.Client) string {
+	tb.Helper()
+	prefix := fmt.Sprintf("keyward:test:%s:%d:", tb.Name(), time.Now().UnixNano())
+	tb.Cleanup(func() {
+		ctx := context.Background()
+		iter := client.Scan(ctx, 0, prefix+"*", 100).Iterator()
+		for iter.Next(ctx) {
+			client.Del(ctx, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return prefix
+}
 
 func mustQuery(tb testing.TB, q string) *authz.Query {
 	tb.Helper()
@@ -55,7 +91,7 @@ func (f *fixture) balance(tb testing.TB, id string) int64 {
 
 func (f *fixture) setOwner(tb testing.TB, owner string, limits ...keyward.RateLimit) {
 	tb.Helper()
-	o := &keyward.Owner{ID: owner, OrgID: f.org.ID, RateLimits: limits, UpdatedAt: f.now}
+	o := &keyward.Owner{ID: owner, OrgID: f.org.ID, RateLimits: limits, UpdatedAt: new(f.now)}
 	if err := f.store.UpsertOwner(context.Background(), o, nil); err != nil {
 		tb.Fatal(err)
 	}
@@ -101,8 +137,9 @@ func TestRateLimitsThenCredits(t *testing.T) {
 		// Denied by the limit: credits are neither spent nor shown.
 		{"limited", 0, answer{keyward.CodeRateLimited, state(0, 60*time.Second), nil}, 1},
 		{"one unit back", 30 * time.Second, answer{keyward.CodeValid, state(0, 90*time.Second), &keyward.CreditsState{Remaining: 0}}, 0},
-		// Out of credits: the limit's unit is spent all the same.
-		{"exceeded", 30 * time.Second, answer{keyward.CodeUsageExceeded, state(0, 120*time.Second), &keyward.CreditsState{Remaining: 0}}, 0},
+		// Out of credits: the limit's unit is given back, and the answer
+		// shows the limit as the refund left it.
+		{"exceeded", 30 * time.Second, answer{keyward.CodeUsageExceeded, state(1, 90*time.Second), &keyward.CreditsState{Remaining: 0}}, 0},
 	} {
 		f.now = f.now.Add(tt.advance)
 		res := f.verifyInput(t, verify.Input{Secret: secret})
@@ -112,6 +149,159 @@ func TestRateLimitsThenCredits(t *testing.T) {
 		}
 		if got := f.balance(t, k.ID); got != tt.balance {
 			t.Errorf("%s: stored balance %d, want %d", tt.name, got, tt.balance)
+		}
+	}
+}
+
+// USAGE_EXCEEDED spends no rate limit units, in memory or in Redis: a key
+// out of credits that is verified in a loop keeps its limit for when the
+// credits come back.
+func TestUsageExceededSpendsNoRateLimit(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		limiter func(t *testing.T) ratelimit.Limiter
+	}{
+		{"local", func(*testing.T) ratelimit.Limiter { return ratelimit.NewLocal() }},
+		{"redis", func(t *testing.T) ratelimit.Limiter {
+			client := testRedis(t)
+			return ratelimit.NewRedis(client, redisPrefix(t, client))
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, func(cfg *verify.Config) { cfg.Limiter = tt.limiter(t) })
+			k, secret := f.createKey(t, func(k *keyward.Key) {
+				k.RateLimits = []keyward.RateLimit{{Name: "default", Limit: 3, Window: 3600}}
+				k.Credits = &keyward.Credits{Remaining: 1}
+			})
+			type answer struct {
+				Code      string
+				Remaining int64
+			}
+			var got []answer
+			verifyOnce := func() {
+				res := f.verifyInput(t, verify.Input{Secret: secret})
+				got = append(got, answer{res.Code, remaining(res)["default"]})
+			}
+			for range 3 {
+				verifyOnce()
+			}
+			if _, err := f.store.UpdateKey(context.Background(), f.org.ID, k.ID, func(k *keyward.Key) error {
+				k.Credits.Remaining = 1
+				return nil
+			}, nil); err != nil {
+				t.Fatal(err)
+			}
+			f.engine.Invalidate(k.Hash)
+			verifyOnce()
+			want := []answer{
+				{keyward.CodeValid, 2},
+				{keyward.CodeUsageExceeded, 2},
+				{keyward.CodeUsageExceeded, 2},
+				// Topped up: the limit has the two units the refused
+				// answers gave back.
+				{keyward.CodeValid, 1},
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("answers (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// A verification that fails on the store after taking its rate limit
+// units gives them back too: only valid answers spend them.
+func TestFailedSpendGivesRateLimitBack(t *testing.T) {
+	f := newFixture(t)
+	_, secret := f.createKey(t, func(k *keyward.Key) {
+		k.RateLimits = []keyward.RateLimit{{Name: "default", Limit: 1, Window: 3600}}
+		k.Credits = &keyward.Credits{Remaining: 5}
+	})
+	f.store.failSpend.Store(true)
+	if _, err := f.engine.Verify(context.Background(), f.org.ID, verify.Input{Secret: secret, IP: netip.MustParseAddr("10.0.0.1")}); err == nil {
+		t.Fatal("no error from a failing store")
+	}
+	if res := f.verifyInput(t, verify.Input{Secret: secret}); res.Code != keyward.CodeValid {
+		t.Errorf("after the failure: got %s, want VALID with the unit given back", res.Code)
+	}
+}
+
+// rotate rotates key old to a new key with the same limits in the store
+// and returns the new key and its secret.
+func (f *fixture) rotate(tb testing.TB, old *keyward.Key) (*keyward.Key, string) {
+	tb.Helper()
+	next, secret := f.newKey(tb, func(k *keyward.Key) { k.RateLimits = old.RateLimits })
+	grace := f.now.Add(time.Hour)
+	if _, err := f.store.RotateKey(context.Background(), f.org.ID, old.ID, next, func(old *keyward.Key) error {
+		old.ExpiresAt = &grace
+		return nil
+	}, nil); err != nil {
+		tb.Fatal(err)
+	}
+	f.engine.Invalidate(old.Hash)
+	return next, secret
+}
+
+// A rotated key and its successors count against one set of limits: the
+// grace period does not double them and rotating does not start them over.
+func TestRotationLineSharesRateLimits(t *testing.T) {
+	f := newFixture(t)
+	first, s1 := f.createKey(t, withLimits(keyward.RateLimit{Name: "default", Limit: 4, Window: 3600}))
+	if got := f.verifyInput(t, verify.Input{Secret: s1}).Code; got != keyward.CodeValid {
+		t.Fatalf("first key: got %s, want VALID", got)
+	}
+	second, s2 := f.rotate(t, first)
+	_, s3 := f.rotate(t, second)
+	var got []string
+	for _, s := range []string{s2, s3, s1, s3, s1, s2} {
+		got = append(got, f.verifyInput(t, verify.Input{Secret: s}).Code)
+	}
+	want := []string{keyward.CodeValid, keyward.CodeValid, keyward.CodeValid, keyward.CodeRateLimited, keyward.CodeRateLimited, keyward.CodeRateLimited}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("three keys of one line, limit 4 (-want +got):\n%s", diff)
+	}
+	// Another key with a limit of that name counts apart.
+	_, other := f.createKey(t, withLimits(keyward.RateLimit{Name: "default", Limit: 4, Window: 3600}))
+	if got := f.verifyInput(t, verify.Input{Secret: other}).Code; got != keyward.CodeValid {
+		t.Errorf("a key of another line: got %s, want VALID", got)
+	}
+}
+
+// A rotated key spends the credits of its line's newest key, even when it
+// had none of its own to move when it was rotated.
+func TestRotatedKeySpendsSuccessorCredits(t *testing.T) {
+	f := newFixture(t)
+	old, oldSecret := f.createKey(t, nil)
+	next, nextSecret := f.rotate(t, old)
+	if _, err := f.store.UpdateKey(context.Background(), f.org.ID, next.ID, func(k *keyward.Key) error {
+		k.Credits = &keyward.Credits{Remaining: 2}
+		return nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.engine.Invalidate(next.Hash)
+	type answer struct {
+		Code    string
+		Credits *keyward.CreditsState
+	}
+	var got []answer
+	for _, s := range []string{oldSecret, nextSecret, oldSecret} {
+		res := f.verifyInput(t, verify.Input{Secret: s})
+		got = append(got, answer{res.Code, res.Credits})
+	}
+	want := []answer{
+		{keyward.CodeValid, &keyward.CreditsState{Remaining: 1}},
+		{keyward.CodeValid, &keyward.CreditsState{Remaining: 0}},
+		{keyward.CodeUsageExceeded, &keyward.CreditsState{Remaining: 0}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("answers (-want +got):\n%s", diff)
+	}
+	// A line without credits stays unlimited, and its answers show none.
+	plain, plainSecret := f.createKey(t, nil)
+	f.rotate(t, plain)
+	for i := range 2 {
+		if res := f.verifyInput(t, verify.Input{Secret: plainSecret}); res.Code != keyward.CodeValid || res.Credits != nil {
+			t.Errorf("rotated key of a line without credits, call %d: got %s with credits %+v, want VALID with none", i+1, res.Code, res.Credits)
 		}
 	}
 }
@@ -316,21 +506,9 @@ func TestConcurrentVerifySpendsExactly(t *testing.T) {
 		}
 	})
 	t.Run("rate limit in redis", func(t *testing.T) {
-		url := os.Getenv("KEYWARD_TEST_REDIS")
-		if url == "" {
-			t.Skip("set KEYWARD_TEST_REDIS (e.g. redis://127.0.0.1:6379/0) to run the Redis tests")
-		}
-		opts, err := redis.ParseURL(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		client := redis.NewClient(opts)
-		t.Cleanup(func() { client.Close() })
-		// Fresh key ids make fresh counters; they expire within the window.
-		prefix := "keyward:test:" + t.Name() + ":"
-		f := newFixture(t, func(cfg *verify.Config) { cfg.Limiter = ratelimit.NewRedis(client, prefix) })
-		k, secret := f.createKey(t, withLimits(keyward.RateLimit{Name: "default", Limit: 37, Window: 3600}))
-		t.Cleanup(func() { client.Del(context.Background(), prefix+"k:"+k.ID+":default") })
+		client := testRedis(t)
+		f := newFixture(t, func(cfg *verify.Config) { cfg.Limiter = ratelimit.NewRedis(client, redisPrefix(t, client)) })
+		_, secret := f.createKey(t, withLimits(keyward.RateLimit{Name: "default", Limit: 37, Window: 3600}))
 		want := map[string]int{keyward.CodeValid: 37, keyward.CodeRateLimited: 63}
 		if diff := cmp.Diff(want, concurrentCodes(t, f, secret, 100)); diff != "" {
 			t.Errorf("answers (-want +got):\n%s", diff)

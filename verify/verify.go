@@ -8,9 +8,17 @@
 // per-minute answer counts are written behind, in batches; a sweep refills
 // credits on schedule.
 //
+// A rate limit of L per window W admits a burst of L and then one unit
+// every W/L (GCRA, package ratelimit), so any span of one window may
+// admit up to 2L-1. A key's limits are counted per rotation line, shared
+// by a rotated key and its successor.
+//
 // Rate limits are spent before credits, and the limiter and the store
-// share no transaction: an answer of USAGE_EXCEEDED has spent its rate
-// limit units.
+// share no transaction: when the credits refuse, the answer is
+// USAGE_EXCEEDED and the rate limit units are given back (ratelimit's
+// Refund), so they count only valid answers. Until the refund lands, a
+// concurrent verification may find them taken; a refund that Redis cannot
+// take is dropped, and those units come back with time.
 package verify
 
 import (
@@ -319,12 +327,15 @@ func (e *Engine) Verify(ctx context.Context, orgID string, in Input) (*keyward.V
 	if code == keyward.CodeValid && in.Query != nil && !in.Query.Eval(k.Permissions) {
 		code = keyward.CodeInsufficientPermissions
 	}
+	var took spent
 	if code == keyward.CodeValid {
-		if code, err = e.rateLimit(ctx, en, in.RateLimits, now, res); err != nil {
+		if code, took, err = e.rateLimit(ctx, en, in.RateLimits, now, res); err != nil {
 			return nil, err
 		}
 	}
-	if code == keyward.CodeValid && k.Credits != nil {
+	// A rotated key spends its successor's credits, which the store finds,
+	// whether or not this key had credits when it was rotated.
+	if code == keyward.CodeValid && (k.Credits != nil || k.RotatedTo != "") {
 		cost := int64(1)
 		if in.Cost != nil {
 			cost = *in.Cost
@@ -334,9 +345,11 @@ func (e *Engine) Verify(ctx context.Context, orgID string, in Input) (*keyward.V
 		if keyward.ErrorCode(err) == keyward.ENOTFOUND {
 			// Deleted since it was cached.
 			e.Invalidate(k.Hash)
+			e.refund(ctx, now, took, nil)
 			return e.notFound(), nil
 		}
 		if err != nil {
+			e.refund(ctx, now, took, nil)
 			return nil, err
 		}
 		if remaining >= 0 {
@@ -344,6 +357,7 @@ func (e *Engine) Verify(ctx context.Context, orgID string, in Input) (*keyward.V
 		}
 		if !ok {
 			code = keyward.CodeUsageExceeded
+			e.refund(ctx, now, took, res)
 		}
 	}
 	if code == keyward.CodeValid {

@@ -23,8 +23,17 @@ type countingStore struct {
 	keyward.Store
 	byHash  atomic.Int64
 	touches atomic.Int64
-	// failUsage makes the next AddUsage fail.
+	// failUsage makes the next AddUsage fail, failSpend the next
+	// SpendCredits.
 	failUsage atomic.Bool
+	failSpend atomic.Bool
+}
+
+func (s *countingStore) SpendCredits(ctx context.Context, orgID, id string, cost int64, now time.Time) (int64, bool, error) {
+	if s.failSpend.Swap(false) {
+		return 0, false, errors.New("store unavailable")
+	}
+	return s.Store.SpendCredits(ctx, orgID, id, cost, now)
 }
 
 func (s *countingStore) AddUsage(ctx context.Context, counts []keyward.UsageCount) error {
