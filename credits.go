@@ -30,7 +30,9 @@ type CreditRefill struct {
 
 // CreditsInput sets credits on create or update.
 type CreditsInput struct {
-	Remaining int64         `json:"remaining"`
+	// Remaining is the starting balance. It may be left out with a refill,
+	// and then starts at the refill's amount; without one it is required.
+	Remaining *int64        `json:"remaining,omitempty"`
 	Refill    *CreditRefill `json:"refill,omitempty"`
 }
 
@@ -44,8 +46,10 @@ const (
 // CreditsUpdate changes a key's balance.
 type CreditsUpdate struct {
 	// Op is set, increment or decrement.
-	Op     string `json:"op"`
-	Amount int64  `json:"amount"`
+	Op string `json:"op"`
+	// Amount is required: a pointer, so that a forgotten amount is an
+	// error rather than a set to 0.
+	Amount *int64 `json:"amount,omitempty"`
 }
 
 // CreditsState is the balance a verification left.

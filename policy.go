@@ -20,7 +20,8 @@ type OrgPolicy struct {
 }
 
 // OrgPolicyUpdate replaces the whole policy; absent members take the
-// defaults (no lifetimes, no IP list, non-expiring keys allowed).
+// defaults (no lifetimes, no IP list, non-expiring keys allowed unless
+// MaxKeyLifetime is set, when AllowNonExpiring may not be true).
 type OrgPolicyUpdate struct {
 	MaxKeyLifetime     *int64   `json:"max_key_lifetime"`
 	DefaultKeyLifetime *int64   `json:"default_key_lifetime"`

@@ -459,16 +459,20 @@ func expiryField(at *time.Time, in *int64) string {
 
 // policyExpiry holds an expiry to the org's policy: the default lifetime
 // when none was given and useDefault (creation), then the rules on
-// non-expiring keys and on the longest lifetime, counted from now. field
-// names the input that set at.
+// non-expiring keys and on the longest lifetime, counted from now. A key
+// that never expires is beyond any longest lifetime, whatever
+// AllowNonExpiring says (a policy stored before the two were kept
+// consistent may say both). field names the input that set at.
 func (v *validator) policyExpiry(pol *keyward.OrgPolicy, at *time.Time, field string, useDefault bool, now time.Time) *time.Time {
 	if at == nil && useDefault && pol.DefaultKeyLifetime != nil {
 		t := now.Add(time.Duration(*pol.DefaultKeyLifetime) * time.Second)
 		at = &t
 	}
 	switch {
+	case at == nil && pol.MaxKeyLifetime != nil:
+		v.add(field, fmt.Sprintf("the organization's policy requires keys to expire within %d seconds", *pol.MaxKeyLifetime))
 	case at == nil && !pol.AllowNonExpiring:
-		v.add("expires_at", "the organization's policy requires keys to expire")
+		v.add(field, "the organization's policy requires keys to expire")
 	case at != nil && pol.MaxKeyLifetime != nil && at.Sub(now) > time.Duration(*pol.MaxKeyLifetime)*time.Second:
 		v.add(field, fmt.Sprintf("the organization's policy allows keys to live at most %d seconds, until %s",
 			*pol.MaxKeyLifetime, now.Add(time.Duration(*pol.MaxKeyLifetime)*time.Second).Format(time.RFC3339)))

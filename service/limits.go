@@ -66,16 +66,27 @@ func validLimitName(name string) bool {
 }
 
 // credits validates a balance and refill; nil in is nil out, an unlimited
-// key. The refill schedule counts from now.
+// key. An absent balance starts at the refill's amount; without a refill it
+// is required. The refill schedule counts from now.
 func (v *validator) credits(in *keyward.CreditsInput, now time.Time) *keyward.Credits {
 	if in == nil {
 		return nil
 	}
 	n := len(v.fields)
-	if in.Remaining < 0 || in.Remaining > maxCredits {
-		v.add("credits.remaining", fmt.Sprintf("must be between 0 and %d", int64(maxCredits)))
+	c := &keyward.Credits{}
+	switch {
+	case in.Remaining != nil:
+		if *in.Remaining < 0 || *in.Remaining > maxCredits {
+			v.add("credits.remaining", fmt.Sprintf("must be between 0 and %d", int64(maxCredits)))
+		}
+		c.Remaining = *in.Remaining
+	case in.Refill != nil:
+		c.Remaining = in.Refill.Amount
+	default:
+		// An empty object is more likely a mistake than a wish for a key
+		// that can never be used.
+		v.add("credits.remaining", "is required")
 	}
-	c := &keyward.Credits{Remaining: in.Remaining}
 	if r := in.Refill; r != nil {
 		if r.Amount < 1 || r.Amount > maxCredits {
 			v.add("credits.refill.amount", fmt.Sprintf("must be between 1 and %d", int64(maxCredits)))
@@ -121,8 +132,14 @@ func (s *Service) UpdateCredits(ctx context.Context, id string, upd keyward.Cred
 	default:
 		v.add("op", "must be set, increment or decrement")
 	}
-	if upd.Amount < least || upd.Amount > maxCredits {
+	var amount int64
+	switch {
+	case upd.Amount == nil:
+		v.add("amount", "is required")
+	case *upd.Amount < least || *upd.Amount > maxCredits:
 		v.add("amount", fmt.Sprintf("must be between %d and %d", least, int64(maxCredits)))
+	default:
+		amount = *upd.Amount
 	}
 	if err := v.err(); err != nil {
 		return nil, err
@@ -148,24 +165,24 @@ func (s *Service) UpdateCredits(ctx context.Context, id string, upd keyward.Cred
 		}
 		switch upd.Op {
 		case keyward.CreditsSet:
-			c.Remaining = upd.Amount
+			c.Remaining = amount
 		case keyward.CreditsIncrement:
-			if c.Remaining+upd.Amount > maxCredits {
+			if c.Remaining+amount > maxCredits {
 				return keyward.Invalid(keyward.FieldError{Field: "amount",
 					Message: fmt.Sprintf("would take credits above %d; %d remain", int64(maxCredits), c.Remaining)})
 			}
-			c.Remaining += upd.Amount
+			c.Remaining += amount
 		case keyward.CreditsDecrement:
-			if upd.Amount > c.Remaining {
+			if amount > c.Remaining {
 				return keyward.Invalid(keyward.FieldError{Field: "amount",
 					Message: fmt.Sprintf("would take credits below zero; %d remain", c.Remaining)})
 			}
-			c.Remaining -= upd.Amount
+			c.Remaining -= amount
 		}
 		k.Credits = &c
 		k.UpdatedAt = now
 		var err error
-		ev.Details, err = json.Marshal(map[string]any{"op": upd.Op, "amount": upd.Amount, "remaining": c.Remaining})
+		ev.Details, err = json.Marshal(map[string]any{"op": upd.Op, "amount": amount, "remaining": c.Remaining})
 		return err
 	})
 }

@@ -70,8 +70,9 @@ var badLimits = []struct {
 	{"limit too large", []keyward.RateLimit{{Name: "a", Limit: 1_000_000_001, Window: 60}}, nil, []string{"rate_limits[0].limit"}},
 	{"zero window", []keyward.RateLimit{{Name: "a", Limit: 1, Window: 0}}, nil, []string{"rate_limits[0].window"}},
 	{"window over a day", []keyward.RateLimit{{Name: "ok", Limit: 1, Window: 1}, {Name: "b", Limit: 1, Window: 86401}}, nil, []string{"rate_limits[1].window"}},
-	{"credits below zero", nil, &keyward.CreditsInput{Remaining: -1}, []string{"credits.remaining"}},
-	{"credits too large", nil, &keyward.CreditsInput{Remaining: 1_000_000_000_001}, []string{"credits.remaining"}},
+	{"credits below zero", nil, &keyward.CreditsInput{Remaining: ptr[int64](-1)}, []string{"credits.remaining"}},
+	{"credits too large", nil, &keyward.CreditsInput{Remaining: ptr[int64](1_000_000_000_001)}, []string{"credits.remaining"}},
+	{"credits without a balance or refill", nil, &keyward.CreditsInput{}, []string{"credits.remaining"}},
 	{"refill of zero", nil, &keyward.CreditsInput{Refill: &keyward.CreditRefill{Amount: 0, Interval: "daily"}}, []string{"credits.refill.amount"}},
 	{"weekly refill", nil, &keyward.CreditsInput{Refill: &keyward.CreditRefill{Amount: 5, Interval: "weekly"}}, []string{"credits.refill.interval"}},
 	{"monthly without day", nil, &keyward.CreditsInput{Refill: &keyward.CreditRefill{Amount: 5, Interval: "monthly"}}, []string{"credits.refill.day"}},
@@ -79,7 +80,7 @@ var badLimits = []struct {
 	{"daily with a day", nil, &keyward.CreditsInput{Refill: &keyward.CreditRefill{Amount: 5, Interval: "daily", Day: 3}}, []string{"credits.refill.day"}},
 	{"every error at once",
 		[]keyward.RateLimit{{Name: "", Limit: 0, Window: 0}},
-		&keyward.CreditsInput{Remaining: -1, Refill: &keyward.CreditRefill{Amount: -1, Interval: ""}},
+		&keyward.CreditsInput{Remaining: ptr[int64](-1), Refill: &keyward.CreditRefill{Amount: -1, Interval: ""}},
 		[]string{"rate_limits[0].name", "rate_limits[0].limit", "rate_limits[0].window", "credits.remaining", "credits.refill.amount", "credits.refill.interval"}},
 }
 
@@ -107,7 +108,7 @@ func TestUpdateKeyLimitsValidation(t *testing.T) {
 	f := newFixture(t)
 	k := f.create(t, f.root, keyward.KeyCreate{Name: "k",
 		RateLimits: []keyward.RateLimit{{Name: "default", Limit: 100, Window: 60}},
-		Credits:    &keyward.CreditsInput{Remaining: 10}})
+		Credits:    &keyward.CreditsInput{Remaining: ptr[int64](10)}})
 	before := f.find(t, k.ID)
 	for _, tt := range badLimits {
 		t.Run(tt.name, func(t *testing.T) {
@@ -134,7 +135,7 @@ func TestKeyLimitsRoundTrip(t *testing.T) {
 	f := newFixture(t)
 	k := f.create(t, f.root, keyward.KeyCreate{Name: "k",
 		RateLimits: []keyward.RateLimit{{Name: "default", Limit: 100, Window: 60}, {Name: "api:burst", Limit: 5, Window: 1}},
-		Credits:    &keyward.CreditsInput{Remaining: 50, Refill: &keyward.CreditRefill{Amount: 1000, Interval: keyward.RefillMonthly, Day: 31}},
+		Credits:    &keyward.CreditsInput{Remaining: ptr[int64](50), Refill: &keyward.CreditRefill{Amount: 1000, Interval: keyward.RefillMonthly, Day: 31}},
 	})
 	wantCredits := &keyward.Credits{Remaining: 50,
 		Refill:     &keyward.CreditRefill{Amount: 1000, Interval: keyward.RefillMonthly, Day: 31},
@@ -162,7 +163,7 @@ func TestKeyLimitsRoundTrip(t *testing.T) {
 	f.now = f.now.Add(time.Minute)
 	upd, err := f.svc.UpdateKey(f.root, k.ID, keyward.KeyUpdate{
 		RateLimits: &[]keyward.RateLimit{{Name: "default", Limit: 10, Window: 3600}},
-		Credits:    keyward.Optional[keyward.CreditsInput]{Set: true, Value: &keyward.CreditsInput{Remaining: 7}},
+		Credits:    keyward.Optional[keyward.CreditsInput]{Set: true, Value: &keyward.CreditsInput{Remaining: ptr[int64](7)}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -172,6 +173,17 @@ func TestKeyLimitsRoundTrip(t *testing.T) {
 	}
 	if diff := cmp.Diff(&keyward.Credits{Remaining: 7}, upd.Credits); diff != "" {
 		t.Errorf("replaced credits (-want +got):\n%s", diff)
+	}
+
+	// A refill without a balance starts full.
+	upd, err = f.svc.UpdateKey(f.root, k.ID, keyward.KeyUpdate{Credits: keyward.Optional[keyward.CreditsInput]{Set: true,
+		Value: &keyward.CreditsInput{Refill: &keyward.CreditRefill{Amount: 300, Interval: keyward.RefillDaily}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &keyward.Credits{Remaining: 300, Refill: &keyward.CreditRefill{Amount: 300, Interval: keyward.RefillDaily}, RefilledAt: &f.now}
+	if diff := cmp.Diff(want, upd.Credits); diff != "" {
+		t.Errorf("credits of a refill alone (-want +got):\n%s", diff)
 	}
 
 	// [] removes every limit; null makes the key unlimited.
@@ -192,15 +204,15 @@ func TestKeyLimitsRoundTrip(t *testing.T) {
 
 func TestUpdateCredits(t *testing.T) {
 	f := newFixture(t)
-	k := f.create(t, f.root, keyward.KeyCreate{Name: "k", Credits: &keyward.CreditsInput{Remaining: 10}})
+	k := f.create(t, f.root, keyward.KeyCreate{Name: "k", Credits: &keyward.CreditsInput{Remaining: ptr[int64](10)}})
 	for _, tt := range []struct {
 		upd  keyward.CreditsUpdate
 		want int64
 	}{
-		{keyward.CreditsUpdate{Op: keyward.CreditsIncrement, Amount: 5}, 15},
-		{keyward.CreditsUpdate{Op: keyward.CreditsDecrement, Amount: 15}, 0},
-		{keyward.CreditsUpdate{Op: keyward.CreditsSet, Amount: 3}, 3},
-		{keyward.CreditsUpdate{Op: keyward.CreditsSet, Amount: 0}, 0},
+		{keyward.CreditsUpdate{Op: keyward.CreditsIncrement, Amount: ptr[int64](5)}, 15},
+		{keyward.CreditsUpdate{Op: keyward.CreditsDecrement, Amount: ptr[int64](15)}, 0},
+		{keyward.CreditsUpdate{Op: keyward.CreditsSet, Amount: ptr[int64](3)}, 3},
+		{keyward.CreditsUpdate{Op: keyward.CreditsSet, Amount: ptr[int64](0)}, 0},
 	} {
 		got, err := f.svc.UpdateCredits(f.root, k.ID, tt.upd)
 		if err != nil {
@@ -221,13 +233,13 @@ func TestUpdateCredits(t *testing.T) {
 
 func TestUpdateCreditsRefusals(t *testing.T) {
 	f := newFixture(t)
-	k := f.create(t, f.root, keyward.KeyCreate{Name: "k", Credits: &keyward.CreditsInput{Remaining: 2}})
+	k := f.create(t, f.root, keyward.KeyCreate{Name: "k", Credits: &keyward.CreditsInput{Remaining: ptr[int64](2)}})
 	unlimited := f.create(t, f.root, keyward.KeyCreate{Name: "unlimited"})
-	revoked := f.create(t, f.root, keyward.KeyCreate{Name: "revoked", Credits: &keyward.CreditsInput{Remaining: 2}})
+	revoked := f.create(t, f.root, keyward.KeyCreate{Name: "revoked", Credits: &keyward.CreditsInput{Remaining: ptr[int64](2)}})
 	if _, err := f.svc.RevokeKey(f.root, revoked.ID); err != nil {
 		t.Fatal(err)
 	}
-	strong := f.create(t, f.root, keyward.KeyCreate{Name: "strong", Permissions: []string{"*"}, Credits: &keyward.CreditsInput{Remaining: 2}})
+	strong := f.create(t, f.root, keyward.KeyCreate{Name: "strong", Permissions: []string{"*"}, Credits: &keyward.CreditsInput{Remaining: ptr[int64](2)}})
 	updater := f.create(t, f.root, keyward.KeyCreate{Name: "updater", Permissions: []string{keyward.PermKeysUpdate}})
 	reader := f.create(t, f.root, keyward.KeyCreate{Name: "reader", Permissions: []string{keyward.PermKeysRead}})
 	keys := []*keyward.CreatedKey{k, unlimited, revoked, strong}
@@ -244,18 +256,19 @@ func TestUpdateCreditsRefusals(t *testing.T) {
 		code   string
 		fields []string
 	}{
-		{"unknown op", nil, k.ID, keyward.CreditsUpdate{Op: "add", Amount: 1}, keyward.EINVALID, []string{"op"}},
-		{"negative set", nil, k.ID, keyward.CreditsUpdate{Op: "set", Amount: -1}, keyward.EINVALID, []string{"amount"}},
-		{"increment by zero", nil, k.ID, keyward.CreditsUpdate{Op: "increment", Amount: 0}, keyward.EINVALID, []string{"amount"}},
-		{"set too large", nil, k.ID, keyward.CreditsUpdate{Op: "set", Amount: 1_000_000_000_001}, keyward.EINVALID, []string{"amount"}},
-		{"increment past the bound", nil, k.ID, keyward.CreditsUpdate{Op: "increment", Amount: 1_000_000_000_000}, keyward.EINVALID, []string{"amount"}},
-		{"decrement below zero", nil, k.ID, keyward.CreditsUpdate{Op: "decrement", Amount: 3}, keyward.EINVALID, []string{"amount"}},
-		{"increment unlimited", nil, unlimited.ID, keyward.CreditsUpdate{Op: "increment", Amount: 1}, keyward.ECONFLICT, nil},
-		{"decrement unlimited", nil, unlimited.ID, keyward.CreditsUpdate{Op: "decrement", Amount: 1}, keyward.ECONFLICT, nil},
-		{"revoked", nil, revoked.ID, keyward.CreditsUpdate{Op: "set", Amount: 1}, keyward.ECONFLICT, nil},
-		{"missing", nil, "0193aaaa-0000-7000-8000-000000000000", keyward.CreditsUpdate{Op: "set", Amount: 1}, keyward.ENOTFOUND, nil},
-		{"key the caller does not cover", updater, strong.ID, keyward.CreditsUpdate{Op: "set", Amount: 100}, keyward.EFORBIDDEN, nil},
-		{"caller without update", reader, k.ID, keyward.CreditsUpdate{Op: "set", Amount: 100}, keyward.EFORBIDDEN, nil},
+		{"unknown op", nil, k.ID, keyward.CreditsUpdate{Op: "add", Amount: ptr[int64](1)}, keyward.EINVALID, []string{"op"}},
+		{"no amount", nil, k.ID, keyward.CreditsUpdate{Op: "set"}, keyward.EINVALID, []string{"amount"}},
+		{"negative set", nil, k.ID, keyward.CreditsUpdate{Op: "set", Amount: ptr[int64](-1)}, keyward.EINVALID, []string{"amount"}},
+		{"increment by zero", nil, k.ID, keyward.CreditsUpdate{Op: "increment", Amount: ptr[int64](0)}, keyward.EINVALID, []string{"amount"}},
+		{"set too large", nil, k.ID, keyward.CreditsUpdate{Op: "set", Amount: ptr[int64](1_000_000_000_001)}, keyward.EINVALID, []string{"amount"}},
+		{"increment past the bound", nil, k.ID, keyward.CreditsUpdate{Op: "increment", Amount: ptr[int64](1_000_000_000_000)}, keyward.EINVALID, []string{"amount"}},
+		{"decrement below zero", nil, k.ID, keyward.CreditsUpdate{Op: "decrement", Amount: ptr[int64](3)}, keyward.EINVALID, []string{"amount"}},
+		{"increment unlimited", nil, unlimited.ID, keyward.CreditsUpdate{Op: "increment", Amount: ptr[int64](1)}, keyward.ECONFLICT, nil},
+		{"decrement unlimited", nil, unlimited.ID, keyward.CreditsUpdate{Op: "decrement", Amount: ptr[int64](1)}, keyward.ECONFLICT, nil},
+		{"revoked", nil, revoked.ID, keyward.CreditsUpdate{Op: "set", Amount: ptr[int64](1)}, keyward.ECONFLICT, nil},
+		{"missing", nil, "0193aaaa-0000-7000-8000-000000000000", keyward.CreditsUpdate{Op: "set", Amount: ptr[int64](1)}, keyward.ENOTFOUND, nil},
+		{"key the caller does not cover", updater, strong.ID, keyward.CreditsUpdate{Op: "set", Amount: ptr[int64](100)}, keyward.EFORBIDDEN, nil},
+		{"caller without update", reader, k.ID, keyward.CreditsUpdate{Op: "set", Amount: ptr[int64](100)}, keyward.EFORBIDDEN, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := f.root
@@ -271,7 +284,7 @@ func TestUpdateCreditsRefusals(t *testing.T) {
 			}
 		})
 	}
-	_, err := f.svc.UpdateCredits(f.root, k.ID, keyward.CreditsUpdate{Op: "decrement", Amount: 3})
+	_, err := f.svc.UpdateCredits(f.root, k.ID, keyward.CreditsUpdate{Op: "decrement", Amount: ptr[int64](3)})
 	if msg := keyward.ErrorMessage(err); !strings.Contains(msg, "below zero; 2 remain") {
 		t.Errorf("decrement below zero: message %q, want it to say how many remain", msg)
 	}
@@ -285,7 +298,7 @@ func TestUpdateCreditsRefusals(t *testing.T) {
 	}
 
 	// set gives an unlimited key a balance, without a refill.
-	got, err := f.svc.UpdateCredits(f.root, unlimited.ID, keyward.CreditsUpdate{Op: "set", Amount: 4})
+	got, err := f.svc.UpdateCredits(f.root, unlimited.ID, keyward.CreditsUpdate{Op: "set", Amount: ptr[int64](4)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,10 +312,10 @@ func TestUpdateCreditsRefusals(t *testing.T) {
 // stale stored one.
 func TestUpdateCreditsAppliesRefillFirst(t *testing.T) {
 	f := newFixture(t)
-	k := f.create(t, f.root, keyward.KeyCreate{Name: "k", Credits: &keyward.CreditsInput{Remaining: 3,
+	k := f.create(t, f.root, keyward.KeyCreate{Name: "k", Credits: &keyward.CreditsInput{Remaining: ptr[int64](3),
 		Refill: &keyward.CreditRefill{Amount: 10, Interval: keyward.RefillDaily}}})
 	f.now = f.now.Add(24 * time.Hour)
-	got, err := f.svc.UpdateCredits(f.root, k.ID, keyward.CreditsUpdate{Op: keyward.CreditsDecrement, Amount: 5})
+	got, err := f.svc.UpdateCredits(f.root, k.ID, keyward.CreditsUpdate{Op: keyward.CreditsDecrement, Amount: ptr[int64](5)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +331,7 @@ func TestUpdateCreditsAppliesRefillFirst(t *testing.T) {
 func TestVerifyCreditsConcurrency(t *testing.T) {
 	f := newFixture(t)
 	const credits, verifies = 25, 100
-	k := f.create(t, f.root, keyward.KeyCreate{Name: "k", Credits: &keyward.CreditsInput{Remaining: credits}})
+	k := f.create(t, f.root, keyward.KeyCreate{Name: "k", Credits: &keyward.CreditsInput{Remaining: ptr[int64](credits)}})
 	codes := make(chan string, verifies)
 	var wg sync.WaitGroup
 	for range verifies {
@@ -349,7 +362,7 @@ func TestVerifyCreditsConcurrency(t *testing.T) {
 func TestUpdateCreditsConcurrentWithSpends(t *testing.T) {
 	f := newFixture(t)
 	const start, verifies, increments = 1000, 200, 100
-	k := f.create(t, f.root, keyward.KeyCreate{Name: "k", Credits: &keyward.CreditsInput{Remaining: start}})
+	k := f.create(t, f.root, keyward.KeyCreate{Name: "k", Credits: &keyward.CreditsInput{Remaining: ptr[int64](start)}})
 	var wg sync.WaitGroup
 	for range verifies {
 		wg.Go(func() {
@@ -361,7 +374,7 @@ func TestUpdateCreditsConcurrentWithSpends(t *testing.T) {
 	}
 	for range increments {
 		wg.Go(func() {
-			if _, err := f.svc.UpdateCredits(f.root, k.ID, keyward.CreditsUpdate{Op: keyward.CreditsIncrement, Amount: 1}); err != nil {
+			if _, err := f.svc.UpdateCredits(f.root, k.ID, keyward.CreditsUpdate{Op: keyward.CreditsIncrement, Amount: ptr[int64](1)}); err != nil {
 				t.Error(err)
 			}
 		})

@@ -1,12 +1,15 @@
 package service_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
 
 	"keyward"
 )
@@ -20,6 +23,20 @@ func (f *fixture) setPolicy(t *testing.T, upd keyward.OrgPolicyUpdate) {
 		t.Fatalf("UpdateOrgPolicy(%+v): %v", upd, err)
 	}
 }
+
+// storePolicy writes pol straight to the store, as a policy stored before
+// UpdateOrgPolicy refused a maximum lifetime with non-expiring keys.
+func (f *fixture) storePolicy(t *testing.T, pol *keyward.OrgPolicy) {
+	t.Helper()
+	ev := &keyward.AuditEvent{ID: uuid.Must(uuid.NewV7()).String(), OrgID: f.org.ID, Time: f.now,
+		Action: keyward.ActionOrgPolicyUpdate, TargetType: "organization", TargetID: f.org.ID}
+	if err := f.db.UpdateOrgPolicy(t.Context(), f.org.ID, pol, ev); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// beyondMax is what a key without an expiry meets under a 30-day maximum.
+const beyondMax = "expires_at: the organization's policy requires keys to expire within 2592000 seconds"
 
 func TestOrgPolicyValidation(t *testing.T) {
 	f := newFixture(t)
@@ -38,6 +55,7 @@ func TestOrgPolicyValidation(t *testing.T) {
 		{"default over max", keyward.OrgPolicyUpdate{MaxKeyLifetime: ptr[int64](day), DefaultKeyLifetime: ptr[int64](day + 1)}, []string{"default_key_lifetime"}},
 		{"bad IP", keyward.OrgPolicyUpdate{AllowedIPs: []string{"10.0.0.0/8", "10.0.0.1/33"}}, []string{"allowed_ips[1]"}},
 		{"101 IPs", keyward.OrgPolicyUpdate{AllowedIPs: tooMany}, []string{"allowed_ips"}},
+		{"max with non-expiring keys", keyward.OrgPolicyUpdate{MaxKeyLifetime: ptr[int64](day), AllowNonExpiring: ptr(true)}, []string{"allow_non_expiring"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := f.svc.UpdateOrgPolicy(f.root, tt.upd)
@@ -95,6 +113,17 @@ func TestOrgPolicyUpdate(t *testing.T) {
 		t.Errorf("audited policy (-want +got):\n%s", diff)
 	}
 
+	// Without allow_non_expiring, a maximum lifetime rules out keys that
+	// never expire.
+	got, err = f.svc.UpdateOrgPolicy(f.root, keyward.OrgPolicyUpdate{MaxKeyLifetime: ptr[int64](90 * day)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = &keyward.OrgPolicy{MaxKeyLifetime: ptr[int64](90 * day), AllowedIPs: []string{}, AllowNonExpiring: false}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("policy with a max alone (-want +got):\n%s", diff)
+	}
+
 	// Absent members take the defaults again.
 	f.setPolicy(t, keyward.OrgPolicyUpdate{})
 	if stored, err = f.svc.FindOrgPolicy(f.root); err != nil {
@@ -146,8 +175,21 @@ func TestOrgPolicyOnCreate(t *testing.T) {
 		})
 	}
 
-	f.setPolicy(t, keyward.OrgPolicyUpdate{AllowNonExpiring: ptr(false)})
+	// Without a default lifetime, a key given no expiry would never
+	// expire, which is beyond the max; so too under a policy stored with
+	// both a max and non-expiring keys allowed.
+	f.setPolicy(t, keyward.OrgPolicyUpdate{MaxKeyLifetime: ptr[int64](30 * day)})
 	_, err := f.svc.CreateKey(f.root, keyward.KeyCreate{Name: "forever"})
+	wantInvalid(t, err, "expires_at")
+	if msg := keyward.ErrorMessage(err); msg != beyondMax {
+		t.Errorf("message %q, want %q", msg, beyondMax)
+	}
+	f.storePolicy(t, &keyward.OrgPolicy{MaxKeyLifetime: ptr[int64](30 * day), AllowedIPs: []string{}, AllowNonExpiring: true})
+	_, err = f.svc.CreateKey(f.root, keyward.KeyCreate{Name: "forever"})
+	wantInvalid(t, err, "expires_at")
+
+	f.setPolicy(t, keyward.OrgPolicyUpdate{AllowNonExpiring: ptr(false)})
+	_, err = f.svc.CreateKey(f.root, keyward.KeyCreate{Name: "forever"})
 	wantInvalid(t, err, "expires_at")
 	if msg := keyward.ErrorMessage(err); msg != "expires_at: the organization's policy requires keys to expire" {
 		t.Errorf("message %q", msg)
@@ -184,6 +226,17 @@ func TestOrgPolicyOnUpdate(t *testing.T) {
 			wantInvalid(t, err, tt.want)
 		})
 	}
+	// A max alone refuses null too, as does one stored with non-expiring
+	// keys allowed.
+	f.setPolicy(t, keyward.OrgPolicyUpdate{MaxKeyLifetime: ptr[int64](30 * day)})
+	_, err := f.svc.UpdateKey(f.root, forever.ID, keyward.KeyUpdate{ExpiresAt: keyward.OptionalTime{Set: true}})
+	wantInvalid(t, err, "expires_at")
+	if msg := keyward.ErrorMessage(err); msg != beyondMax {
+		t.Errorf("message %q, want %q", msg, beyondMax)
+	}
+	f.storePolicy(t, &keyward.OrgPolicy{MaxKeyLifetime: ptr[int64](30 * day), AllowedIPs: []string{}, AllowNonExpiring: true})
+	_, err = f.svc.UpdateKey(f.root, forever.ID, keyward.KeyUpdate{ExpiresAt: keyward.OptionalTime{Set: true}})
+	wantInvalid(t, err, "expires_at")
 	if diff := cmp.Diff(before, f.find(t, forever.ID)); diff != "" {
 		t.Errorf("key after refused updates (-want +got):\n%s", diff)
 	}
@@ -218,6 +271,21 @@ func TestOrgPolicyOnRotate(t *testing.T) {
 			wantInvalid(t, err, tt.want)
 		})
 	}
+	// Without a default lifetime, a non-expiring key's successor would
+	// inherit no expiry, which is beyond the max: under a max alone, and
+	// under one stored with non-expiring keys allowed.
+	for _, pol := range []*keyward.OrgPolicy{
+		{MaxKeyLifetime: ptr[int64](30 * day), AllowedIPs: []string{}},
+		{MaxKeyLifetime: ptr[int64](30 * day), AllowedIPs: []string{}, AllowNonExpiring: true},
+	} {
+		f.storePolicy(t, pol)
+		_, err := f.svc.RotateKey(f.root, forever.ID, keyward.KeyRotate{})
+		wantInvalid(t, err, "expires_at")
+		if msg := keyward.ErrorMessage(err); msg != beyondMax {
+			t.Errorf("message %q, want %q", msg, beyondMax)
+		}
+	}
+	f.setPolicy(t, keyward.OrgPolicyUpdate{MaxKeyLifetime: ptr[int64](30 * day), DefaultKeyLifetime: ptr[int64](7 * day)})
 	if diff := cmp.Diff(before, f.find(t, long.ID)); diff != "" {
 		t.Errorf("key after refused rotations (-want +got):\n%s", diff)
 	}
@@ -238,5 +306,44 @@ func TestOrgPolicyOnRotate(t *testing.T) {
 	}
 	if want := f.now.Add(30 * 24 * time.Hour); next.ExpiresAt == nil || !next.ExpiresAt.Equal(want) {
 		t.Errorf("successor expires at %v, want %v", next.ExpiresAt, want)
+	}
+}
+
+// TestOrgPolicyLockOut checks that an allowlist may not leave out the
+// address of the request that sets it: the caller could never undo it.
+func TestOrgPolicyLockOut(t *testing.T) {
+	f := newFixture(t)
+	from := func(ip string) context.Context {
+		return keyward.NewContextWithRequestInfo(f.root, keyward.RequestInfo{RemoteIP: netip.MustParseAddr(ip)})
+	}
+	_, err := f.svc.UpdateOrgPolicy(from("203.0.113.9"), keyward.OrgPolicyUpdate{AllowedIPs: []string{"10.0.0.0/8", "2001:db8::1"}})
+	wantInvalid(t, err, "allowed_ips")
+	if want := "allowed_ips: would lock out the calling key: 203.0.113.9 is outside every range"; keyward.ErrorMessage(err) != want {
+		t.Errorf("message %q, want %q", keyward.ErrorMessage(err), want)
+	}
+	got, err := f.svc.FindOrgPolicy(f.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(keyward.DefaultOrgPolicy(), got); diff != "" {
+		t.Errorf("policy after a refused update (-want +got):\n%s", diff)
+	}
+
+	for _, tt := range []struct {
+		name string
+		ctx  context.Context
+		ips  []string
+	}{
+		{"caller in a range", from("203.0.113.9"), []string{"10.0.0.0/8", "203.0.113.0/24"}},
+		{"IPv4-mapped caller", from("::ffff:203.0.113.9"), []string{"203.0.113.9"}},
+		{"IPv6 caller", from("2001:db8::1"), []string{"2001:db8::/32"}},
+		{"empty list", from("203.0.113.9"), []string{}},
+		{"unknown caller address", f.root, []string{"10.0.0.0/8"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := f.svc.UpdateOrgPolicy(tt.ctx, keyward.OrgPolicyUpdate{AllowedIPs: tt.ips}); err != nil {
+				t.Errorf("UpdateOrgPolicy(%v): %v", tt.ips, err)
+			}
+		})
 	}
 }

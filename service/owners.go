@@ -23,10 +23,10 @@ func (s *Service) FindOwner(ctx context.Context, ownerID string) (*keyward.Owner
 	return o, err
 }
 
-// UpdateOwner implements keyward.OwnerService. The caller need not cover
-// the permissions of the owner's keys: owner limits only ever restrict
-// those keys (a key's own limit of the same name wins), and they grant no
-// access. Lifting a limit gives a key back only the use it was made with.
+// UpdateOwner implements keyward.OwnerService. The caller must cover the
+// permissions of every live key of the owner, as if it changed each of
+// them (checkTarget): owner limits grant nothing, but a tight one throttles
+// those keys, so a weak admin must not be able to starve a stronger key.
 func (s *Service) UpdateOwner(ctx context.Context, ownerID string, upd keyward.OwnerUpdate) (*keyward.Owner, error) {
 	p, err := authorize(ctx, keyward.PermKeysUpdate)
 	if err != nil {
@@ -43,7 +43,11 @@ func (s *Service) UpdateOwner(ctx context.Context, ownerID string, upd keyward.O
 	if limits == nil {
 		limits = []keyward.RateLimit{}
 	}
-	o := &keyward.Owner{ID: ownerID, OrgID: p.OrgID, RateLimits: limits, UpdatedAt: s.clock()}
+	if err := s.checkOwnerKeys(ctx, p, ownerID); err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	o := &keyward.Owner{ID: ownerID, OrgID: p.OrgID, RateLimits: limits, UpdatedAt: &now}
 	// Like writeKey, drop the cached settings whatever the outcome.
 	defer s.engine.InvalidateOwner(p.OrgID, ownerID)
 	ev := s.event(ctx, p, keyward.ActionOwnerUpdate, "owner", ownerID, map[string]any{"rate_limits": limits})
@@ -51,6 +55,28 @@ func (s *Service) UpdateOwner(ctx context.Context, ownerID string, upd keyward.O
 		return nil, err
 	}
 	return o, nil
+}
+
+// checkOwnerKeys applies checkTarget to every key of the owner that is
+// neither revoked nor deleted: those are the keys its limits bind.
+func (s *Service) checkOwnerKeys(ctx context.Context, p *keyward.Principal, ownerID string) error {
+	unrevoked := false
+	f := keyward.KeyFilter{OwnerID: ownerID, Revoked: &unrevoked, Limit: keyward.MaxPageLimit}
+	for {
+		page, err := s.store.FindKeys(ctx, p.OrgID, f)
+		if err != nil {
+			return err
+		}
+		for _, k := range page.Data {
+			if err := checkTarget(p, k); err != nil {
+				return err
+			}
+		}
+		if page.NextCursor == "" {
+			return nil
+		}
+		f.Cursor = page.NextCursor
+	}
 }
 
 // checkOwnerID applies CreateKey's rule on owner_id, and requires one.

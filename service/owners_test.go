@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -24,7 +25,7 @@ func TestOwners(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &keyward.Owner{ID: "user_42", OrgID: f.org.ID, RateLimits: limits, UpdatedAt: f.now}
+	want := &keyward.Owner{ID: "user_42", OrgID: f.org.ID, RateLimits: limits, UpdatedAt: &f.now}
 	if diff := cmp.Diff(want, updated); diff != "" {
 		t.Errorf("updated owner (-want +got):\n%s", diff)
 	}
@@ -105,5 +106,55 @@ func TestOwnersRefusals(t *testing.T) {
 	}
 	if n := len(f.events(t, keyward.ActionOwnerUpdate)); n != 1 {
 		t.Errorf("got %d %s events, want 1: refused updates write nothing", n, keyward.ActionOwnerUpdate)
+	}
+}
+
+// TestOwnersNeedCover checks that an owner's limits may only be set by a
+// caller that covers every live key of the owner: a weak admin must not
+// throttle the root's owner.
+func TestOwnersNeedCover(t *testing.T) {
+	f := newFixture(t)
+	admin := f.create(t, f.root, keyward.KeyCreate{Name: "admin", Permissions: []string{"admin:api-keys:*", "docs.read"}})
+	// The owner's root-level key is on the second page of FindKeys, after
+	// a full page of keys the admin covers.
+	for i := range keyward.MaxPageLimit {
+		f.create(t, f.root, keyward.KeyCreate{Name: fmt.Sprintf("weak %d", i), OwnerID: "user_root", Permissions: []string{"docs.read"}})
+	}
+	strong := f.create(t, f.root, keyward.KeyCreate{Name: "strong", OwnerID: "user_root", Permissions: []string{"*"}})
+	f.create(t, f.root, keyward.KeyCreate{Name: "own level", OwnerID: "user_weak", Permissions: []string{"docs.read"}})
+	// Revoked and deleted keys are bound by nothing, so they need no cover.
+	revoked := f.create(t, f.root, keyward.KeyCreate{Name: "revoked", OwnerID: "user_weak", Permissions: []string{"*"}})
+	deleted := f.create(t, f.root, keyward.KeyCreate{Name: "deleted", OwnerID: "user_weak", Permissions: []string{"*"}})
+	if _, err := f.svc.RevokeKey(f.root, revoked.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.DeleteKey(f.root, deleted.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	throttle := keyward.OwnerUpdate{RateLimits: []keyward.RateLimit{{Name: "default", Limit: 1, Window: 86400}}}
+	_, err := f.svc.UpdateOwner(f.as(admin.Key), "user_root", throttle)
+	if keyward.ErrorCode(err) != keyward.EFORBIDDEN {
+		t.Fatalf("throttling the root's owner as a weak admin: got %v, want forbidden", err)
+	}
+	if msg := keyward.ErrorMessage(err); !strings.Contains(msg, strong.ID) {
+		t.Errorf("message %q does not name the key %s", msg, strong.ID)
+	}
+	got, err := f.svc.FindOwner(f.root, "user_root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.RateLimits) != 0 || got.UpdatedAt != nil {
+		t.Errorf("owner after a refused update: %+v, want it never set", got)
+	}
+	if n := len(f.events(t, keyward.ActionOwnerUpdate)); n != 0 {
+		t.Errorf("got %d %s events after a refused update, want 0", n, keyward.ActionOwnerUpdate)
+	}
+
+	if _, err := f.svc.UpdateOwner(f.as(admin.Key), "user_weak", throttle); err != nil {
+		t.Errorf("throttling an owner of keys at the admin's own level: %v", err)
+	}
+	if _, err := f.svc.UpdateOwner(f.root, "user_root", throttle); err != nil {
+		t.Errorf("throttling the root's owner as root: %v", err)
 	}
 }

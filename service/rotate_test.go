@@ -39,7 +39,7 @@ func TestRotateKey(t *testing.T) {
 		Metadata:         json.RawMessage(`{"team":"infra"}`),
 		Prefix:           "acme_ci",
 		RateLimits:       []keyward.RateLimit{{Name: "default", Limit: 100, Window: 60}},
-		Credits:          &keyward.CreditsInput{Remaining: 40},
+		Credits:          &keyward.CreditsInput{Remaining: ptr[int64](40)},
 	})
 	rootID := keyward.PrincipalFromContext(f.root).KeyID
 
@@ -60,6 +60,8 @@ func TestRotateKey(t *testing.T) {
 	want.CreatedAt, want.UpdatedAt = rotatedAt, rotatedAt
 	want.CreatedBy = rootID
 	want.RotatedFrom = old.ID
+	// The store starts the line at the first key.
+	want.LineID = old.ID
 	ignore := cmpopts.IgnoreFields(keyward.Key{}, "ID", "KeyPrefix", "Hash")
 	if diff := cmp.Diff(&want, next.Key, ignore); diff != "" {
 		t.Errorf("successor (-want +got):\n%s", diff)
@@ -84,7 +86,7 @@ func TestRotateKey(t *testing.T) {
 	if _, err := f.svc.UpdateKey(f.root, old.ID, keyward.KeyUpdate{ExpiresIn: ptr[int64](365 * 24 * 3600)}); keyward.ErrorCode(err) != keyward.ECONFLICT {
 		t.Errorf("extending a rotated key: got %v, want conflict", err)
 	}
-	if _, err := f.svc.UpdateCredits(f.root, old.ID, keyward.CreditsUpdate{Op: keyward.CreditsSet, Amount: 100}); keyward.ErrorCode(err) != keyward.ECONFLICT {
+	if _, err := f.svc.UpdateCredits(f.root, old.ID, keyward.CreditsUpdate{Op: keyward.CreditsSet, Amount: ptr[int64](100)}); keyward.ErrorCode(err) != keyward.ECONFLICT {
 		t.Errorf("setting a rotated key's credits: got %v, want conflict", err)
 	}
 	if diff := cmp.Diff(gotOld, f.find(t, old.ID)); diff != "" {

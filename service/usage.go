@@ -54,6 +54,12 @@ func (s *Service) usageFilter(q keyward.UsageQuery) (keyward.UsageFilter, error)
 	if !ok {
 		return f, keyward.Invalid(keyward.FieldError{Field: "bucket", Message: "must be minute, hour or day"})
 	}
+	var v validator
+	v.usageTime("from", q.From)
+	v.usageTime("to", q.To)
+	if err := v.err(); err != nil {
+		return f, err
+	}
 	f.To = alignUp(s.clock(), width)
 	if q.To != nil {
 		f.To = alignUp(q.To.UTC(), width)
@@ -73,6 +79,21 @@ func (s *Service) usageFilter(q keyward.UsageQuery) (keyward.UsageFilter, error)
 			n, f.Bucket, keyward.MaxUsageBuckets)})
 	}
 	return f, nil
+}
+
+// Usage times lie in [minUsageTime, maxUsageTime): aligned up to a day,
+// the latest still has a four-digit year, which RFC 3339 (and so the JSON
+// answer) requires.
+var (
+	minUsageTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxUsageTime = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// usageTime checks a query's from or to.
+func (v *validator) usageTime(field string, t *time.Time) {
+	if t != nil && (t.Before(minUsageTime) || !t.Before(maxUsageTime)) {
+		v.add(field, "must be between 1970-01-01 and 9998-12-31")
+	}
 }
 
 // bucketWidths are the bucket sizes. Truncating to them aligns to UTC:

@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -118,6 +119,9 @@ func TestUsage(t *testing.T) {
 	}
 }
 
+// lastUsageDay is the last day a usage query may name.
+var lastUsageDay = time.Date(9998, 12, 31, 0, 0, 0, 0, time.UTC)
+
 func TestUsageQueryValidation(t *testing.T) {
 	f := newFixture(t)
 	reader := f.create(t, f.root, keyward.KeyCreate{Name: "reader", Permissions: []string{keyward.PermKeysRead}})
@@ -132,11 +136,29 @@ func TestUsageQueryValidation(t *testing.T) {
 		{"1441 minutes", keyward.UsageQuery{From: ptr(f.now.Add(-1441 * time.Minute)), To: ptr(f.now), Bucket: "minute"}, "from"},
 		{"1441 days", keyward.UsageQuery{From: ptr(f.now.AddDate(0, 0, -1441)), Bucket: "day"}, "from"},
 		{"thousand years by hour", keyward.UsageQuery{From: ptr(f.now.AddDate(-1000, 0, 0))}, "from"},
+		// Aligned up, this to would be in year 10000, which JSON cannot
+		// write.
+		{"to in 9999", keyward.UsageQuery{From: ptr(lastUsageDay), To: ptr(time.Date(9999, 12, 31, 23, 30, 0, 0, time.UTC)), Bucket: "day"}, "to"},
+		{"from before 1970", keyward.UsageQuery{From: ptr(time.Unix(-1, 0)), To: ptr(time.Unix(3600, 0))}, "from"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := f.svc.FindUsage(f.root, tt.q)
 			wantInvalid(t, err, tt.want)
 		})
+	}
+	// The bounds themselves answer, and the answer encodes.
+	for _, q := range []keyward.UsageQuery{
+		{From: ptr(lastUsageDay), To: ptr(lastUsageDay.Add(24*time.Hour - time.Nanosecond)), Bucket: "day"},
+		{From: ptr(time.Unix(0, 0)), To: ptr(time.Unix(3600, 0))},
+	} {
+		got, err := f.svc.FindUsage(f.root, q)
+		if err != nil {
+			t.Errorf("FindUsage(%v to %v): %v", q.From, q.To, err)
+			continue
+		}
+		if _, err := json.Marshal(got); err != nil {
+			t.Errorf("FindUsage(%v to %v) answer: %v", q.From, q.To, err)
+		}
 	}
 	got, err := f.svc.FindUsage(f.root, keyward.UsageQuery{From: ptr(f.now.Add(-1440 * time.Minute)), To: ptr(f.now), Bucket: "minute"})
 	if err != nil || len(got.Data) != keyward.MaxUsageBuckets {

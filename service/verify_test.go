@@ -14,7 +14,7 @@ func TestVerifyUsageValidation(t *testing.T) {
 	k := f.create(t, f.root, keyward.KeyCreate{
 		Name:       "metered",
 		RateLimits: []keyward.RateLimit{{Name: "default", Limit: 10, Window: 60}},
-		Credits:    &keyward.CreditsInput{Remaining: 5},
+		Credits:    &keyward.CreditsInput{Remaining: ptr[int64](5)},
 	})
 	tooMany := make([]keyward.RateLimitUse, keyward.MaxRateLimits+1)
 	for i := range tooMany {
