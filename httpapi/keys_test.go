@@ -51,7 +51,7 @@ func TestCreateKey(t *testing.T) {
 		Enabled:     new(false),
 		Prefix:      "kw_test",
 		RateLimits:  []keyward.RateLimit{{Name: "default", Limit: 100, Window: 60}, {Name: "burst", Limit: 10, Window: 1}},
-		Credits: &keyward.CreditsInput{Remaining: 500,
+		Credits: &keyward.CreditsInput{Remaining: new(int64(500)),
 			Refill: &keyward.CreditRefill{Amount: 1000, Interval: keyward.RefillMonthly, Day: 31}},
 	}
 	if diff := cmp.Diff(wantIn, got); diff != "" {
@@ -258,10 +258,14 @@ func TestUpdateKey(t *testing.T) {
 			keyward.KeyUpdate{RateLimits: &[]keyward.RateLimit{{Name: "default", Limit: 5, Window: 86400}}}},
 		{"rate limits removed", `{"rate_limits":[]}`, keyward.KeyUpdate{RateLimits: &[]keyward.RateLimit{}}},
 		{"credits", `{"credits":{"remaining":7,"refill":{"amount":10,"interval":"daily"}}}`,
-			keyward.KeyUpdate{Credits: keyward.Optional[keyward.CreditsInput]{Set: true, Value: &keyward.CreditsInput{Remaining: 7,
+			keyward.KeyUpdate{Credits: keyward.Optional[keyward.CreditsInput]{Set: true, Value: &keyward.CreditsInput{Remaining: new(int64(7)),
 				Refill: &keyward.CreditRefill{Amount: 10, Interval: keyward.RefillDaily}}}}},
 		{"credits without refill", `{"credits":{"remaining":0}}`,
-			keyward.KeyUpdate{Credits: keyward.Optional[keyward.CreditsInput]{Set: true, Value: &keyward.CreditsInput{}}}},
+			keyward.KeyUpdate{Credits: keyward.Optional[keyward.CreditsInput]{Set: true, Value: &keyward.CreditsInput{Remaining: new(int64(0))}}}},
+		// The service starts a refill without a balance at its amount.
+		{"credits without balance", `{"credits":{"refill":{"amount":10,"interval":"daily"}}}`,
+			keyward.KeyUpdate{Credits: keyward.Optional[keyward.CreditsInput]{Set: true, Value: &keyward.CreditsInput{
+				Refill: &keyward.CreditRefill{Amount: 10, Interval: keyward.RefillDaily}}}}},
 		// null makes the key unlimited; absent leaves its credits alone.
 		{"credits removed", `{"credits":null}`, keyward.KeyUpdate{Credits: keyward.Optional[keyward.CreditsInput]{Set: true}}},
 	}
@@ -415,9 +419,11 @@ func TestUpdateCredits(t *testing.T) {
 		body string
 		want keyward.CreditsUpdate
 	}{
-		{`{"op":"set","amount":0}`, keyward.CreditsUpdate{Op: keyward.CreditsSet}},
-		{`{"op":"increment","amount":250}`, keyward.CreditsUpdate{Op: keyward.CreditsIncrement, Amount: 250}},
-		{`{"amount":5,"op":"decrement"}`, keyward.CreditsUpdate{Op: keyward.CreditsDecrement, Amount: 5}},
+		{`{"op":"set","amount":0}`, keyward.CreditsUpdate{Op: keyward.CreditsSet, Amount: new(int64(0))}},
+		{`{"op":"increment","amount":250}`, keyward.CreditsUpdate{Op: keyward.CreditsIncrement, Amount: new(int64(250))}},
+		{`{"amount":5,"op":"decrement"}`, keyward.CreditsUpdate{Op: keyward.CreditsDecrement, Amount: new(int64(5))}},
+		// The service answers a missing amount, rather than setting 0.
+		{`{"op":"set"}`, keyward.CreditsUpdate{Op: keyward.CreditsSet}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.body, func(t *testing.T) {

@@ -135,8 +135,9 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 	})
 }
 
-// recoverPanics turns a panicking handler into a logged 500 problem, so one
-// bad request cannot take the connection's other work down with it.
+// recoverPanics turns a panicking handler into a logged 500 problem, or a
+// 500 in the shape of the mount it is under, so one bad request cannot take
+// the connection's other work down with it.
 func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
@@ -160,7 +161,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 				// The status line is out: the client sees a cut-off answer.
 				return
 			}
-			s.writeError(w, r, keyward.Errorf(keyward.EINTERNAL, "Internal error."))
+			s.writeErrorAt(w, r, keyward.Errorf(keyward.EINTERNAL, "Internal error."))
 		}()
 		next.ServeHTTP(w, r)
 	})
@@ -173,7 +174,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 // path suffices: an unclean escaped path (what ServeMux cleans) unescapes
 // to an unclean path, and an escaped "%2E%2E" segment is refused too.
 func (s *Server) rejectUncleanPaths(next http.Handler) http.Handler {
-	unclean := s.adapt(notFound)
+	unclean := Adapt(notFound, s.writeErrorAt)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := r.URL.Path; p != path.Clean(p) {
 			unclean.ServeHTTP(w, r)
@@ -183,28 +184,50 @@ func (s *Server) rejectUncleanPaths(next http.Handler) http.Handler {
 	})
 }
 
-// authenticate admits requests that present a key the Authenticator
-// accepts, and puts its Principal into the context. Which permissions a
-// route needs is the services' business, not the transport's.
-func (s *Server) authenticate(next http.Handler) http.Handler {
-	return s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+// writeErrorAt answers err with the WriteError of the mount whose prefix
+// r's path is under, and as a problem elsewhere. It writes the answers that
+// httpapi gives in a mount's place (its bare prefix, an unclean path, a
+// panic), so that a client of a mount sees one error shape. The path is
+// matched as sent: "/compat/x/../v1" is under "/compat/x".
+func (s *Server) writeErrorAt(w http.ResponseWriter, r *http.Request, err error) {
+	for _, m := range s.Mounts {
+		if m.WriteError != nil && (r.URL.Path == m.Prefix || strings.HasPrefix(r.URL.Path, m.Prefix+"/")) {
+			m.WriteError(w, r, err)
+			return
+		}
+	}
+	s.writeError(w, r, err)
+}
+
+// Authenticate makes next admit only requests that present a key, as
+// credential returns it, that auth accepts, with its Principal in the
+// context (see WithPrincipal). Which permissions a route needs is the
+// services' business, not the transport's.
+func Authenticate(auth keyward.Authenticator, credential func(*http.Request) (string, error), next HandlerFunc) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		key, err := credential(r)
 		if err != nil {
 			return err
 		}
 		ctx := r.Context()
-		p, err := s.Auth.Authenticate(ctx, key, keyward.RequestInfoFromContext(ctx).RemoteIP)
+		p, err := auth.Authenticate(ctx, key, keyward.RequestInfoFromContext(ctx).RemoteIP)
 		if err != nil {
 			return err
 		}
-		next.ServeHTTP(w, r.WithContext(WithPrincipal(w, ctx, p)))
-		return nil
-	})
+		return next(w, r.WithContext(WithPrincipal(w, ctx, p)))
+	}
 }
 
-// credential returns the key presented as "Authorization: Bearer <key>" or
-// as "X-API-Key: <key>".
-func credential(r *http.Request) (string, error) {
+// apiKey returns the key of a /v1 request.
+func apiKey(r *http.Request) (string, error) {
+	return Credential(r, "An API key is required: send it as Authorization: Bearer <key> or as X-API-Key: <key>.")
+}
+
+// Credential returns the key presented as "Authorization: Bearer <key>" or
+// as "X-API-Key: <key>", the two ways /v1 accepts. Without either, it
+// returns an EUNAUTHORIZED error with the message missing, which tells the
+// client where the key goes.
+func Credential(r *http.Request, missing string) (string, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, key, ok := strings.Cut(h, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
@@ -218,5 +241,5 @@ func credential(r *http.Request) (string, error) {
 	if key := strings.TrimSpace(r.Header.Get("X-API-Key")); key != "" {
 		return key, nil
 	}
-	return "", keyward.Errorf(keyward.EUNAUTHORIZED, "An API key is required: send it as Authorization: Bearer <key> or as X-API-Key: <key>.")
+	return "", &keyward.Error{Code: keyward.EUNAUTHORIZED, Message: missing}
 }

@@ -14,11 +14,18 @@ type Mount struct {
 	Prefix  string
 	Handler http.Handler
 	OpenAPI []byte
+	// WriteError, when set, answers in the mount's shape the errors that
+	// the server answers under Prefix without reaching Handler: a 404
+	// ENOTFOUND for the bare prefix and for a path that is not in canonical
+	// form, and a 500 EINTERNAL for a panic. Nil answers them as RFC 9457
+	// problems.
+	WriteError func(w http.ResponseWriter, r *http.Request, err error)
 }
 
-// The helpers below give a mount the same strict decoding, buffered
-// encoding, redaction and access logging as the routes of routes.go, while
-// it shapes its own answers.
+// The helpers below, with Adapt, Authenticate, Credential, CheckQuery and
+// NewMux, give a mount the same strict decoding, buffered encoding,
+// authentication, query checking, redaction and access logging as the
+// routes of routes.go, while it shapes its own answers.
 
 // DecodeJSON reads r's body into v, a pointer to a struct, as every route
 // does: at most 64 KiB, Content-Type application/json, one object with the

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"keyward"
 )
 
@@ -120,5 +122,73 @@ func TestMergeOpenAPI_RejectsDuplicates(t *testing.T) {
 	twice := []Mount{{Prefix: "/a", OpenAPI: []byte(mountDoc)}, {Prefix: "/b", OpenAPI: []byte(mountDoc)}}
 	if _, err := mergeOpenAPI(openAPI, twice); err == nil {
 		t.Error("two mounts with one path: got no error")
+	}
+}
+
+// What the server answers under a mount's prefix without the mount's
+// handler (the bare prefix, a path not in canonical form, a panic) goes
+// through the mount's WriteError, with the request id in the context.
+// Elsewhere, and under a mount without one, it stays a problem.
+func TestMount_WriteError(t *testing.T) {
+	s := &Server{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	writeError := func(w http.ResponseWriter, r *http.Request, err error) {
+		_ = WriteJSON(w, ErrorStatusCode(keyward.ErrorCode(err)), map[string]string{
+			"mount_code": keyward.ErrorCode(err),
+			"request_id": keyward.RequestInfoFromContext(r.Context()).RequestID,
+		})
+	}
+	panics := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { panic("boom") })
+	s.Mounts = []Mount{
+		{Prefix: "/compat/shaped", Handler: panics, WriteError: writeError},
+		{Prefix: "/compat/plain", Handler: panics},
+	}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	tests := []struct {
+		path   string
+		status int
+		shaped bool
+	}{
+		{"/compat/shaped", http.StatusNotFound, true},
+		{"/compat/shaped/", http.StatusNotFound, true},
+		{"/compat/shaped/things/", http.StatusNotFound, true},
+		{"/compat/shaped//things", http.StatusNotFound, true},
+		{"/compat/shaped/./things", http.StatusNotFound, true},
+		{"/compat/shaped/x/../things", http.StatusNotFound, true},
+		{"/compat/shaped/things", http.StatusInternalServerError, true},
+		{"/compat/shapedx/", http.StatusNotFound, false},
+		{"/compat/plain", http.StatusNotFound, false},
+		{"/compat/plain/things/", http.StatusNotFound, false},
+		{"/compat/plain/things", http.StatusInternalServerError, false},
+		{"/v1/whoami/", http.StatusNotFound, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			resp, err := http.Get(ts.URL + tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Errorf("status: got %d, want %d", resp.StatusCode, tt.status)
+			}
+			if !tt.shaped {
+				if ct := resp.Header.Get("Content-Type"); ct != problemType {
+					t.Errorf("Content-Type: got %q, want %s", ct, problemType)
+				}
+				return
+			}
+			var got map[string]string
+			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{"mount_code": keyward.ENOTFOUND, "request_id": resp.Header.Get("X-Request-Id")}
+			if tt.status == http.StatusInternalServerError {
+				want["mount_code"] = keyward.EINTERNAL
+			}
+			if diff := cmp.Diff(want, got); diff != "" || want["request_id"] == "" {
+				t.Errorf("answer (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

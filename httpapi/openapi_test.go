@@ -294,7 +294,7 @@ func TestOpenAPI_SchemasMatchTypes(t *testing.T) {
 	full.RevokedAt, full.DeletedAt = &testTime, &testTime
 	limits := []keyward.RateLimit{{Name: "default", Limit: 100, Window: 60}}
 	refill := &keyward.CreditRefill{Amount: 10, Interval: keyward.RefillMonthly, Day: 1}
-	credits := &keyward.CreditsInput{Remaining: 5, Refill: refill}
+	credits := &keyward.CreditsInput{Remaining: new(int64(5)), Refill: refill}
 	tests := []struct {
 		schema string
 		value  any
@@ -327,10 +327,10 @@ func TestOpenAPI_SchemasMatchTypes(t *testing.T) {
 		{"Credits", full.Credits, true},
 		{"CreditRefill", refill, false},
 		{"CreditsInput", credits, false},
-		{"CreditsUpdate", keyward.CreditsUpdate{Op: keyward.CreditsSet, Amount: 1}, true},
+		{"CreditsUpdate", keyward.CreditsUpdate{Op: keyward.CreditsSet, Amount: new(int64(1))}, true},
 		{"CreditsState", keyward.CreditsState{}, true},
 		{"KeyRotate", keyward.KeyRotate{GracePeriod: 1, ExpiresAt: &testTime, ExpiresIn: new(int64(1))}, false},
-		{"Owner", &keyward.Owner{ID: "u1", OrgID: "org-1", RateLimits: limits, UpdatedAt: testTime}, true},
+		{"Owner", &keyward.Owner{ID: "u1", OrgID: "org-1", RateLimits: limits, UpdatedAt: &testTime}, true},
 		{"OwnerUpdate", keyward.OwnerUpdate{RateLimits: limits}, false},
 		{"OrgPolicy", &keyward.OrgPolicy{MaxKeyLifetime: new(int64(1)), DefaultKeyLifetime: new(int64(1)), AllowedIPs: []string{"i"}}, true},
 		{"OrgPolicyUpdate", keyward.OrgPolicyUpdate{MaxKeyLifetime: new(int64(1)), DefaultKeyLifetime: new(int64(1)),

@@ -12,7 +12,7 @@ import (
 
 func TestFindOwner(t *testing.T) {
 	s := MustOpenServer(t)
-	want := &keyward.Owner{ID: "user 42", OrgID: "org-1", RateLimits: []keyward.RateLimit{{Name: "default", Limit: 1000, Window: 3600}}, UpdatedAt: testTime}
+	want := &keyward.Owner{ID: "user 42", OrgID: "org-1", RateLimits: []keyward.RateLimit{{Name: "default", Limit: 1000, Window: 3600}}, UpdatedAt: &testTime}
 	s.owners.FindOwnerFn = func(ctx context.Context, ownerID string) (*keyward.Owner, error) {
 		checkContext(t, ctx)
 		if ownerID != "user 42" {
@@ -27,15 +27,16 @@ func TestFindOwner(t *testing.T) {
 	}
 }
 
-// An owner without limits answers rate_limits [], as documented, not null.
+// An owner never set answers rate_limits [], as documented, not null, and
+// updated_at null.
 func TestFindOwner_NoLimits(t *testing.T) {
 	s := MustOpenServer(t)
 	s.owners.FindOwnerFn = func(ctx context.Context, ownerID string) (*keyward.Owner, error) {
-		return &keyward.Owner{ID: ownerID, OrgID: "org-1", UpdatedAt: testTime}, nil
+		return &keyward.Owner{ID: ownerID, OrgID: "org-1"}, nil
 	}
 	res := s.do(t, http.MethodGet, "/v1/owners/u1", "")
 	wantStatus(t, res, http.StatusOK)
-	want := `{"owner_id":"u1","org_id":"org-1","rate_limits":[],"updated_at":"2026-03-04T05:06:07Z"}` + "\n"
+	want := `{"owner_id":"u1","org_id":"org-1","rate_limits":[],"updated_at":null}` + "\n"
 	if got := string(res.body); got != want {
 		t.Errorf("body: got %s, want %s", got, want)
 	}
@@ -55,7 +56,7 @@ func TestUpdateOwner(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := MustOpenServer(t)
-			want := &keyward.Owner{ID: "u1", OrgID: "org-1", RateLimits: tt.want.RateLimits, UpdatedAt: testTime}
+			want := &keyward.Owner{ID: "u1", OrgID: "org-1", RateLimits: tt.want.RateLimits, UpdatedAt: &testTime}
 			var got keyward.OwnerUpdate
 			s.owners.UpdateOwnerFn = func(ctx context.Context, ownerID string, upd keyward.OwnerUpdate) (*keyward.Owner, error) {
 				checkContext(t, ctx)

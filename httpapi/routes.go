@@ -17,7 +17,7 @@ type route struct {
 	path    string
 	public  bool
 	query   []string
-	handler handlerFunc
+	handler HandlerFunc
 }
 
 // routes lists the whole API surface. openapi.json describes exactly these
@@ -57,24 +57,29 @@ func (s *Server) routes() []route {
 	}
 }
 
-// handlerFunc is a handler that returns its error rather than writing it,
-// so that adapt alone turns errors into problem documents.
-type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+// HandlerFunc is a handler that returns its error rather than writing it,
+// so that one error writer alone shapes every error answer.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// adapt makes h an http.Handler that answers h's error as a problem.
-func (s *Server) adapt(h handlerFunc) http.Handler {
+// Adapt makes h an http.Handler that answers h's error with writeError.
+func Adapt(h HandlerFunc, writeError func(http.ResponseWriter, *http.Request, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
-			s.writeError(w, r, err)
+			writeError(w, r, err)
 		}
 	})
 }
 
-// checkQuery makes h reject a query string with a parameter that is not
-// one of names, or with one given twice: a misspelt filter such as
-// owner=alice must not silently list everything, and a repeated one has
-// no single meaning.
-func checkQuery(names []string, h handlerFunc) handlerFunc {
+// adapt makes h an http.Handler that answers h's error as a problem.
+func (s *Server) adapt(h HandlerFunc) http.Handler {
+	return Adapt(h, s.writeError)
+}
+
+// CheckQuery makes h reject a query string with a parameter that is not
+// one of names, or with one given twice, as an EINVALID error naming each
+// (at most ten): a misspelt filter such as owner=alice must not silently
+// list everything, and a repeated one has no single meaning.
+func CheckQuery(names []string, h HandlerFunc) HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		// Most requests, verify's among them, have no query at all.
 		if r.URL.RawQuery != "" {
@@ -112,46 +117,65 @@ func queryError(raw string, names []string) error {
 	return nil
 }
 
-// newMux registers every route. ServeMux answers unknown paths and wrong
-// methods in plain text, so each path also gets a method-less pattern, which
-// ServeMux prefers less than the method-specific ones, answering a 405
-// problem; and "/" catches the rest with a 404 problem.
+// newMux registers every route and every mount.
 func (s *Server) newMux() *http.ServeMux {
-	mux := http.NewServeMux()
-	methods := make(map[string][]string)
-	var paths []string
+	var endpoints []Endpoint
 	for _, rt := range s.routes() {
-		h := s.adapt(checkQuery(rt.query, rt.handler))
+		h := CheckQuery(rt.query, rt.handler)
 		if !rt.public {
-			h = s.authenticate(h)
+			h = Authenticate(s.Auth, apiKey, h)
 		}
-		mux.Handle(rt.method+" "+rt.path, h)
-		if _, ok := methods[rt.path]; !ok {
-			paths = append(paths, rt.path)
-		}
-		methods[rt.path] = append(methods[rt.path], rt.method)
-		if rt.method == http.MethodGet {
-			// A GET pattern serves HEAD too.
-			methods[rt.path] = append(methods[rt.path], http.MethodHead)
-		}
+		endpoints = append(endpoints, Endpoint{Method: rt.method, Path: rt.path, Handler: s.adapt(h)})
 	}
-	for _, path := range paths {
-		mux.Handle(path, s.adapt(methodNotAllowed(methods[path])))
-	}
+	mux := NewMux(endpoints, "/", s.writeError)
 	for _, m := range s.Mounts {
 		mux.Handle(m.Prefix+"/", m.Handler)
 		// Without this, ServeMux would redirect the bare prefix to the
 		// subtree.
-		mux.Handle(m.Prefix, s.adapt(notFound))
+		mux.Handle(m.Prefix, Adapt(notFound, s.writeErrorAt))
 	}
-	mux.Handle("/", s.adapt(notFound))
+	return mux
+}
+
+// Endpoint is the handler of one method on one ServeMux path pattern.
+type Endpoint struct {
+	Method  string
+	Path    string
+	Handler http.Handler
+}
+
+// NewMux returns a ServeMux that serves endpoints and answers every other
+// request to the subtree pattern root, such as "/" or "/compat/x/",
+// through writeError. ServeMux itself answers unknown paths and wrong
+// methods in plain text, so each path also gets a method-less pattern,
+// which ServeMux prefers less than the method-specific ones, answering a
+// 405 EMETHOD error with an Allow header; and root answers a 404 ENOTFOUND
+// error.
+func NewMux(endpoints []Endpoint, root string, writeError func(http.ResponseWriter, *http.Request, error)) *http.ServeMux {
+	mux := http.NewServeMux()
+	methods := make(map[string][]string)
+	var paths []string
+	for _, ep := range endpoints {
+		mux.Handle(ep.Method+" "+ep.Path, ep.Handler)
+		if _, ok := methods[ep.Path]; !ok {
+			paths = append(paths, ep.Path)
+		}
+		methods[ep.Path] = append(methods[ep.Path], ep.Method)
+		if ep.Method == http.MethodGet {
+			// A GET pattern serves HEAD too.
+			methods[ep.Path] = append(methods[ep.Path], http.MethodHead)
+		}
+	}
+	for _, path := range paths {
+		mux.Handle(path, Adapt(methodNotAllowed(methods[path]), writeError))
+	}
+	mux.Handle(root, Adapt(notFound, writeError))
 	return mux
 }
 
 // methodNotAllowed answers a known path asked with another method.
-func methodNotAllowed(methods []string) handlerFunc {
-	methods = slices.Sorted(slices.Values(methods))
-	allow := strings.Join(methods, ", ")
+func methodNotAllowed(methods []string) HandlerFunc {
+	allow := strings.Join(slices.Sorted(slices.Values(methods)), ", ")
 	return func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Allow", allow)
 		return &keyward.Error{Code: keyward.EMETHOD, Message: "This endpoint allows only " + allow + "."}

@@ -2,7 +2,8 @@
 // and the health, readiness and OpenAPI documents, over the service
 // interfaces of the root package. Every route is listed in routes.go; every
 // error is an RFC 9457 problem document whose status comes from the one
-// table in error.go.
+// table in error.go. Mounts (the compatibility profiles) answer their own
+// errors in their own shapes, with statuses from the same table.
 package httpapi
 
 import (

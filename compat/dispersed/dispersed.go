@@ -9,15 +9,11 @@ package dispersed
 
 import (
 	_ "embed"
-	"errors"
 	"log/slog"
-	"maps"
 	"net/http"
-	"net/url"
-	"slices"
-	"strings"
 
 	"keyward"
+	"keyward/compat/internal/compatapi"
 	"keyward/httpapi"
 )
 
@@ -44,7 +40,14 @@ type Config struct {
 // New returns the profile as a mount of the REST API server.
 func New(cfg Config) httpapi.Mount {
 	s := &server{cfg: cfg}
-	return httpapi.Mount{Prefix: Prefix, Handler: s.newMux(), OpenAPI: openAPI}
+	return compatapi.Mount(compatapi.Profile{
+		Prefix:     Prefix,
+		Routes:     s.routes(),
+		OpenAPI:    openAPI,
+		Auth:       cfg.Auth,
+		Credential: credential,
+		WriteError: s.writeError,
+	})
 }
 
 // server serves the profile's routes.
@@ -52,88 +55,13 @@ type server struct {
 	cfg Config
 }
 
-func (s *server) logger() *slog.Logger {
-	if s.cfg.Logger != nil {
-		return s.cfg.Logger
-	}
-	return slog.Default()
-}
-
-// handlerFunc is a handler that returns its error, so that adapt alone
-// writes errors in the profile's shape.
-type handlerFunc func(w http.ResponseWriter, r *http.Request) error
-
-// route is one endpoint: a method, a ServeMux path pattern, the query
-// parameters it reads (any other is rejected) and its handler. Every route
-// needs a key.
-type route struct {
-	method  string
-	path    string
-	query   []string
-	handler handlerFunc
-}
-
 // routes lists the profile's whole surface.
-func (s *server) routes() []route {
-	return []route{
-		{http.MethodPost, Prefix + "/v1/api-keys", nil, s.handleCreate},
-		{http.MethodGet, Prefix + "/v1/api-keys", []string{"limit", "cursor"}, s.handleList},
-		{http.MethodGet, Prefix + "/v1/api-keys/{id}", nil, s.handleGet},
-		{http.MethodDelete, Prefix + "/v1/api-keys/{id}", nil, s.handleRevoke},
-	}
-}
-
-// newMux registers every route. ServeMux answers unknown paths and wrong
-// methods in plain text, so each path also gets a method-less pattern
-// answering 405, and the prefix's subtree a 404, both in the profile's
-// error shape.
-func (s *server) newMux() *http.ServeMux {
-	mux := http.NewServeMux()
-	methods := make(map[string][]string)
-	var paths []string
-	for _, rt := range s.routes() {
-		mux.Handle(rt.method+" "+rt.path, s.adapt(s.authenticate(checkQuery(rt.query, rt.handler))))
-		if _, ok := methods[rt.path]; !ok {
-			paths = append(paths, rt.path)
-		}
-		methods[rt.path] = append(methods[rt.path], rt.method)
-		if rt.method == http.MethodGet {
-			// A GET pattern serves HEAD too.
-			methods[rt.path] = append(methods[rt.path], http.MethodHead)
-		}
-	}
-	for _, p := range paths {
-		mux.Handle(p, s.adapt(methodNotAllowed(methods[p])))
-	}
-	mux.Handle(Prefix+"/", s.adapt(notFound))
-	return mux
-}
-
-// adapt makes h an http.Handler that answers h's error in the profile's
-// shape.
-func (s *server) adapt(h handlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
-			s.writeError(w, r, err)
-		}
-	})
-}
-
-// authenticate admits requests whose key the Authenticator accepts, with
-// its Principal in the context for the service. Which permissions a route
-// needs is the service's business.
-func (s *server) authenticate(next handlerFunc) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		key, err := credential(r)
-		if err != nil {
-			return err
-		}
-		ctx := r.Context()
-		p, err := s.cfg.Auth.Authenticate(ctx, key, keyward.RequestInfoFromContext(ctx).RemoteIP)
-		if err != nil {
-			return err
-		}
-		return next(w, r.WithContext(httpapi.WithPrincipal(w, ctx, p)))
+func (s *server) routes() []compatapi.Route {
+	return []compatapi.Route{
+		{Method: http.MethodPost, Path: Prefix + "/v1/api-keys", Handler: s.handleCreate},
+		{Method: http.MethodGet, Path: Prefix + "/v1/api-keys", Query: []string{"limit", "cursor"}, Handler: s.handleList},
+		{Method: http.MethodGet, Path: Prefix + "/v1/api-keys/{id}", Handler: s.handleGet},
+		{Method: http.MethodDelete, Path: Prefix + "/v1/api-keys/{id}", Handler: s.handleRevoke},
 	}
 }
 
@@ -141,70 +69,7 @@ func (s *server) authenticate(next handlerFunc) handlerFunc {
 // as "X-API-Key: <key>", the two ways /v1 accepts: the document shows no
 // authentication, so a client keeps whichever it already sends.
 func credential(r *http.Request) (string, error) {
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, key, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return "", keyward.Errorf(keyward.EUNAUTHORIZED, "The Authorization header must use the Bearer scheme.")
-		}
-		if key = strings.TrimSpace(key); key == "" {
-			return "", keyward.Errorf(keyward.EUNAUTHORIZED, "The Bearer token is empty.")
-		}
-		return key, nil
-	}
-	if key := strings.TrimSpace(r.Header.Get("X-API-Key")); key != "" {
-		return key, nil
-	}
-	return "", keyward.Errorf(keyward.EUNAUTHORIZED, "An API key is required: send it as Authorization: Bearer <key> or as X-API-Key: <key>.")
-}
-
-// maxParamErrors bounds the errors of one answer, so that a query string
-// of thousands of bad names cannot make a much larger answer.
-const maxParamErrors = 10
-
-// checkQuery makes h reject a query parameter that is not one of names, or
-// one given twice, as /v1 does: a misspelt parameter must not silently
-// change what is listed.
-func checkQuery(names []string, h handlerFunc) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		if r.URL.RawQuery == "" {
-			return h(w, r)
-		}
-		values, err := url.ParseQuery(r.URL.RawQuery)
-		if err != nil {
-			// The parser's message quotes the input, which may hold a key.
-			return keyward.Errorf(keyward.EINVALID, "The query string is malformed.")
-		}
-		var errs []keyward.FieldError
-		for _, name := range slices.Sorted(maps.Keys(values)) {
-			if len(errs) == maxParamErrors {
-				break
-			}
-			switch {
-			case !slices.Contains(names, name):
-				errs = append(errs, keyward.FieldError{Field: name, Message: "is not a known query parameter"})
-			case len(values[name]) > 1:
-				errs = append(errs, keyward.FieldError{Field: name, Message: "must not be repeated"})
-			}
-		}
-		if errs != nil {
-			return keyward.Invalid(errs...)
-		}
-		return h(w, r)
-	}
-}
-
-// methodNotAllowed answers a known path asked with another method.
-func methodNotAllowed(methods []string) handlerFunc {
-	allow := strings.Join(slices.Sorted(slices.Values(methods)), ", ")
-	return func(w http.ResponseWriter, r *http.Request) error {
-		w.Header().Set("Allow", allow)
-		return keyward.Errorf(keyward.EMETHOD, "This endpoint allows only %s.", allow)
-	}
-}
-
-// notFound answers a path under the prefix that no route serves.
-func notFound(w http.ResponseWriter, r *http.Request) error {
-	return keyward.Errorf(keyward.ENOTFOUND, "No such endpoint.")
+	return httpapi.Credential(r, "An API key is required: send it as Authorization: Bearer <key> or as X-API-Key: <key>.")
 }
 
 // errorBody is the profile's error answer, in the style of Stripe, whose
@@ -260,15 +125,7 @@ func errorType(code string) string {
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := keyward.ErrorCode(err)
 	status := httpapi.ErrorStatusCode(code)
-	info := keyward.RequestInfoFromContext(r.Context())
-	if !errors.As(err, new(*keyward.Error)) {
-		s.logger().LogAttrs(r.Context(), slog.LevelError, "request failed",
-			slog.String("method", r.Method),
-			slog.String("path", httpapi.RedactKeys(r.URL.Path)),
-			slog.String("request_id", info.RequestID),
-			slog.String("error", httpapi.RedactKeys(err.Error())),
-		)
-	}
+	compatapi.LogUnexpected(s.cfg.Logger, r, err)
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", "Bearer")
 	}
@@ -277,7 +134,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		Code:      code,
 		Message:   httpapi.RedactKeys(keyward.ErrorMessage(err)),
 		Errors:    []paramError{},
-		RequestID: info.RequestID,
+		RequestID: keyward.RequestInfoFromContext(r.Context()).RequestID,
 	}
 	for _, f := range keyward.ErrorFields(err) {
 		e.Errors = append(e.Errors, paramError{Param: httpapi.RedactKeys(f.Field), Message: httpapi.RedactKeys(f.Message)})

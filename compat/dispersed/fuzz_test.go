@@ -2,14 +2,12 @@ package dispersed
 
 import (
 	"bytes"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"testing"
 
-	"keyward"
-	"keyward/httpapi"
+	"keyward/compat/internal/compattest"
 )
 
 // FuzzDecodeCreate feeds request bodies to the create route's decoding and
@@ -32,13 +30,7 @@ func FuzzDecodeCreate(f *testing.F) {
 		r.Header.Set("Content-Type", "application/json")
 		in, err := decodeCreate(httptest.NewRecorder(), r)
 		if err != nil {
-			var e *keyward.Error
-			if !errors.As(err, &e) {
-				t.Fatalf("not a *keyward.Error: %v", err)
-			}
-			if status := httpapi.ErrorStatusCode(e.Code); status < 400 || status > 499 {
-				t.Fatalf("status %d for %v", status, err)
-			}
+			compattest.CheckClientError(t, err)
 			return
 		}
 		if len(in.Permissions) == 0 {

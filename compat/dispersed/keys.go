@@ -1,13 +1,12 @@
 package dispersed
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"keyward"
+	"keyward/compat/internal/compatapi"
 	"keyward/httpapi"
 )
 
@@ -143,14 +142,9 @@ func (s *server) handleCreate(w http.ResponseWriter, r *http.Request) error {
 
 // handleList answers a page of the org's keys, revoked ones included.
 func (s *server) handleList(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	f := keyward.KeyFilter{Cursor: q.Get("cursor")}
-	if q.Has("limit") {
-		n, err := strconv.Atoi(q.Get("limit"))
-		if err != nil || n < 1 || n > keyward.MaxPageLimit {
-			return keyward.Invalid(keyward.FieldError{Field: "limit", Message: fmt.Sprintf("must be an integer from 1 to %d", keyward.MaxPageLimit)})
-		}
-		f.Limit = n
+	f, err := compatapi.KeyPage(r)
+	if err != nil {
+		return err
 	}
 	page, err := s.cfg.Keys.FindKeys(r.Context(), f)
 	if err != nil {

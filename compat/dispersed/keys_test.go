@@ -1,6 +1,7 @@
 package dispersed_test
 
 import (
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"keyward"
 	"keyward/compat/dispersed"
 	"keyward/compat/internal/compattest"
+	"keyward/httpapi"
 	"keyward/keyformat"
 )
 
@@ -24,6 +26,7 @@ var errorTypes = map[int]string{
 	http.StatusMethodNotAllowed:      "invalid_request_error",
 	http.StatusRequestEntityTooLarge: "invalid_request_error",
 	http.StatusUnsupportedMediaType:  "invalid_request_error",
+	http.StatusInternalServerError:   "api_error",
 }
 
 // checkError fails unless res is the profile's error answer with status
@@ -421,4 +424,20 @@ func TestShowOnce(t *testing.T) {
 	}
 	secretFree(t, "logs", e.Logs.String(), secret)
 	secretFree(t, "logs", e.Logs.String(), e.RootKey)
+}
+
+// What the server answers under the prefix without reaching the profile
+// (the bare prefix, a path not in canonical form, a panic) is in the
+// profile's shape too, with the request id.
+func TestUnserved_ProfileShape(t *testing.T) {
+	e := compattest.Start(t, func(e *compattest.Env, logger *slog.Logger) []httpapi.Mount {
+		keys := compattest.PanickingKeys{KeyService: e.Service}
+		return []httpapi.Mount{dispersed.New(dispersed.Config{Keys: keys, Auth: e.Engine, Logger: logger})}
+	})
+	for _, path := range compattest.UnservedPaths(dispersed.Prefix, keysPath) {
+		t.Run(path, func(t *testing.T) {
+			checkError(t, e.Do(t, http.MethodGet, path, nil, bearer(e.RootKey)), http.StatusNotFound, keyward.ENOTFOUND, nil)
+		})
+	}
+	checkError(t, e.Do(t, http.MethodGet, keysPath, nil, bearer(e.RootKey)), http.StatusInternalServerError, keyward.EINTERNAL, nil)
 }

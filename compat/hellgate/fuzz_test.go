@@ -1,7 +1,6 @@
 package hellgate
 
 import (
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -9,6 +8,7 @@ import (
 	"testing"
 
 	"keyward"
+	"keyward/compat/internal/compattest"
 	"keyward/httpapi"
 )
 
@@ -40,13 +40,7 @@ func FuzzCreateRequest(f *testing.F) {
 			in, err = req.keyCreate()
 		}
 		if err != nil {
-			var kerr *keyward.Error
-			if !errors.As(err, &kerr) {
-				t.Fatalf("error is not a *keyward.Error: %v", err)
-			}
-			if status := httpapi.ErrorStatusCode(kerr.Code); status < 400 || status > 499 {
-				t.Fatalf("status %d for %v", status, err)
-			}
+			compattest.CheckClientError(t, err)
 			return
 		}
 		if len(in.Permissions) == 0 {

@@ -8,15 +8,12 @@ package hellgate
 
 import (
 	_ "embed"
-	"errors"
 	"log/slog"
-	"maps"
 	"net/http"
-	"net/url"
-	"slices"
 	"strings"
 
 	"keyward"
+	"keyward/compat/internal/compatapi"
 	"keyward/httpapi"
 )
 
@@ -44,147 +41,48 @@ type Config struct {
 
 // New returns the profile as a mount of the REST API server.
 func New(cfg Config) httpapi.Mount {
-	s := &server{keys: cfg.Keys, auth: cfg.Auth, logger: cfg.Logger}
-	if s.logger == nil {
-		s.logger = slog.Default()
-	}
-	return httpapi.Mount{Prefix: Prefix, Handler: s.newMux(), OpenAPI: openAPI}
+	s := &server{keys: cfg.Keys, logger: cfg.Logger}
+	return compatapi.Mount(compatapi.Profile{
+		Prefix:     Prefix,
+		Routes:     s.routes(),
+		OpenAPI:    openAPI,
+		Auth:       cfg.Auth,
+		Credential: credential,
+		WriteError: s.writeError,
+	})
 }
 
 type server struct {
 	keys   keyward.KeyService
-	auth   keyward.Authenticator
 	logger *slog.Logger
 }
 
-// route is one endpoint: a method, a ServeMux path pattern, the query
-// parameters it reads and its handler. Every route needs a key.
-type route struct {
-	method  string
-	path    string
-	query   []string
-	handler handlerFunc
-}
-
 // routes lists the whole surface of the profile.
-func (s *server) routes() []route {
-	return []route{
-		{http.MethodPost, keysPath, nil, s.handleCreateKey},
-		{http.MethodGet, keysPath, []string{"cursor", "limit"}, s.handleFindKeys},
-		{http.MethodGet, keysPath + "/{id}", nil, s.handleFindKeyByID},
-		{http.MethodDelete, keysPath + "/{id}", nil, s.handleRevokeKey},
+func (s *server) routes() []compatapi.Route {
+	return []compatapi.Route{
+		{Method: http.MethodPost, Path: keysPath, Handler: s.handleCreateKey},
+		{Method: http.MethodGet, Path: keysPath, Query: []string{"cursor", "limit"}, Handler: s.handleFindKeys},
+		{Method: http.MethodGet, Path: keysPath + "/{id}", Handler: s.handleFindKeyByID},
+		{Method: http.MethodDelete, Path: keysPath + "/{id}", Handler: s.handleRevokeKey},
 	}
 }
 
-// handlerFunc returns its error rather than writing it, so that adapt
-// alone writes errors, in the profile's shape.
-type handlerFunc func(w http.ResponseWriter, r *http.Request) error
-
-// newMux registers every route. A method-less pattern per path answers
-// other methods with 405, and the prefix's subtree answers 404, so that
-// ServeMux's plain-text answers never reach a client.
-func (s *server) newMux() *http.ServeMux {
-	mux := http.NewServeMux()
-	methods := make(map[string][]string)
-	var paths []string
-	for _, rt := range s.routes() {
-		mux.Handle(rt.method+" "+rt.path, s.adapt(s.authenticate(checkQuery(rt.query, rt.handler))))
-		if _, ok := methods[rt.path]; !ok {
-			paths = append(paths, rt.path)
-		}
-		methods[rt.path] = append(methods[rt.path], rt.method)
-		if rt.method == http.MethodGet {
-			// A GET pattern serves HEAD too.
-			methods[rt.path] = append(methods[rt.path], http.MethodHead)
-		}
+// credential returns the key of the x-api-key header. The document's only
+// credential is that header, so an Authorization header is not read: a
+// client sending one alone is told where the key goes.
+func credential(r *http.Request) (string, error) {
+	if key := strings.TrimSpace(r.Header.Get("x-api-key")); key != "" {
+		return key, nil
 	}
-	for _, path := range paths {
-		mux.Handle(path, s.adapt(methodNotAllowed(methods[path])))
+	if r.Header.Get("Authorization") != "" {
+		return "", keyward.Errorf(keyward.EUNAUTHORIZED, "This API reads the key from the x-api-key header only, not from Authorization.")
 	}
-	mux.Handle(Prefix+"/", s.adapt(notFound))
-	return mux
-}
-
-// adapt makes h an http.Handler that answers h's error in the profile's
-// shape.
-func (s *server) adapt(h handlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
-			s.writeError(w, r, err)
-		}
-	})
-}
-
-// authenticate admits a request whose x-api-key header holds a key the
-// Authenticator accepts. The document's only credential is that header, so
-// an Authorization header is not read: a client sending one alone is told
-// where the key goes.
-func (s *server) authenticate(next handlerFunc) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		key := strings.TrimSpace(r.Header.Get("x-api-key"))
-		if key == "" {
-			if r.Header.Get("Authorization") != "" {
-				return keyward.Errorf(keyward.EUNAUTHORIZED, "This API reads the key from the x-api-key header only, not from Authorization.")
-			}
-			return keyward.Errorf(keyward.EUNAUTHORIZED, "An API key is required in the x-api-key header.")
-		}
-		ctx := r.Context()
-		p, err := s.auth.Authenticate(ctx, key, keyward.RequestInfoFromContext(ctx).RemoteIP)
-		if err != nil {
-			return err
-		}
-		return next(w, r.WithContext(httpapi.WithPrincipal(w, ctx, p)))
-	}
+	return "", keyward.Errorf(keyward.EUNAUTHORIZED, "An API key is required in the x-api-key header.")
 }
 
 // maxFieldErrors bounds the field errors of one answer, so that thousands
-// of bad names or scopes cannot make a much larger answer.
+// of bad scopes cannot make a much larger answer.
 const maxFieldErrors = 10
-
-// checkQuery makes h reject a query parameter that is not one of names, or
-// one given twice: a misspelt parameter must not be silently ignored.
-func checkQuery(names []string, h handlerFunc) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		if r.URL.RawQuery == "" {
-			return h(w, r)
-		}
-		values, err := url.ParseQuery(r.URL.RawQuery)
-		if err != nil {
-			// The parser's message quotes the input, which may hold a key.
-			return keyward.Errorf(keyward.EINVALID, "The query string is malformed.")
-		}
-		var errs []keyward.FieldError
-		for _, name := range slices.Sorted(maps.Keys(values)) {
-			if len(errs) == maxFieldErrors {
-				break
-			}
-			switch {
-			case !slices.Contains(names, name):
-				errs = append(errs, keyward.FieldError{Field: name, Message: "is not a known query parameter"})
-			case len(values[name]) > 1:
-				errs = append(errs, keyward.FieldError{Field: name, Message: "must not be repeated"})
-			}
-		}
-		if errs != nil {
-			return keyward.Invalid(errs...)
-		}
-		return h(w, r)
-	}
-}
-
-// methodNotAllowed answers a known path asked with another method.
-func methodNotAllowed(methods []string) handlerFunc {
-	allow := strings.Join(slices.Sorted(slices.Values(methods)), ", ")
-	return func(w http.ResponseWriter, r *http.Request) error {
-		w.Header().Set("Allow", allow)
-		return keyward.Errorf(keyward.EMETHOD, "This endpoint allows only %s.", allow)
-	}
-}
-
-// notFound answers a path under the prefix that no route serves.
-func notFound(w http.ResponseWriter, r *http.Request) error {
-	return keyward.Errorf(keyward.ENOTFOUND, "No such endpoint.")
-}
 
 // errorBody is the profile's error answer. The document shows none, so it
 // is small and in the document's snake_case: Keyward's stable code, a
@@ -208,15 +106,7 @@ type errorDetail struct {
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := keyward.ErrorCode(err)
 	status := httpapi.ErrorStatusCode(code)
-	info := keyward.RequestInfoFromContext(r.Context())
-	if !errors.As(err, new(*keyward.Error)) {
-		s.logger.LogAttrs(r.Context(), slog.LevelError, "request failed",
-			slog.String("method", r.Method),
-			slog.String("path", httpapi.RedactKeys(r.URL.Path)),
-			slog.String("request_id", info.RequestID),
-			slog.String("error", httpapi.RedactKeys(err.Error())),
-		)
-	}
+	compatapi.LogUnexpected(s.logger, r, err)
 	msg := keyward.ErrorMessage(err)
 	var field *string
 	if fields := keyward.ErrorFields(err); len(fields) > 0 {
@@ -236,7 +126,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		Code:      code,
 		Message:   httpapi.RedactKeys(msg),
 		Field:     field,
-		RequestID: info.RequestID,
+		RequestID: keyward.RequestInfoFromContext(r.Context()).RequestID,
 	}}
 	// The body holds only strings: encoding it cannot fail.
 	_ = httpapi.WriteJSON(w, status, body)

@@ -448,3 +448,19 @@ func TestCreate_KeyInInputIsRedacted(t *testing.T) {
 		t.Errorf("got %d %s, want a 400 without the key", res.Status, res.Body)
 	}
 }
+
+// What the server answers under the prefix without reaching the profile
+// (the bare prefix, a path not in canonical form, a panic) is in the
+// profile's shape too, with the request id.
+func TestUnserved_ProfileShape(t *testing.T) {
+	e := compattest.Start(t, func(e *compattest.Env, logger *slog.Logger) []httpapi.Mount {
+		keys := compattest.PanickingKeys{KeyService: e.Service}
+		return []httpapi.Mount{hellgate.New(hellgate.Config{Keys: keys, Auth: e.Engine, Logger: logger})}
+	})
+	for _, path := range compattest.UnservedPaths(hellgate.Prefix, keysPath) {
+		t.Run(path, func(t *testing.T) {
+			wantError(t, e.Do(t, http.MethodGet, path, nil, as(e.RootKey)), http.StatusNotFound, keyward.ENOTFOUND, "")
+		})
+	}
+	wantError(t, e.Do(t, http.MethodGet, keysPath, nil, as(e.RootKey)), http.StatusInternalServerError, keyward.EINTERNAL, "")
+}

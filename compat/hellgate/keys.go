@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"keyward"
+	"keyward/compat/internal/compatapi"
 	"keyward/httpapi"
 )
 
@@ -147,15 +147,11 @@ func (s *server) handleCreateKey(w http.ResponseWriter, r *http.Request) error {
 // handleFindKeys lists the org's unrevoked keys, a page at a time: a key
 // deleted (revoked) through the profile is gone from its view.
 func (s *server) handleFindKeys(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	f := keyward.KeyFilter{Revoked: new(false), Cursor: q.Get("cursor")}
-	if q.Has("limit") {
-		n, err := strconv.Atoi(q.Get("limit"))
-		if err != nil || n < 1 || n > keyward.MaxPageLimit {
-			return keyward.Invalid(keyward.FieldError{Field: "limit", Message: fmt.Sprintf("must be an integer from 1 to %d", keyward.MaxPageLimit)})
-		}
-		f.Limit = n
+	f, err := compatapi.KeyPage(r)
+	if err != nil {
+		return err
 	}
+	f.Revoked = new(false)
 	page, err := s.keys.FindKeys(r.Context(), f)
 	if err != nil {
 		return err

@@ -1,7 +1,6 @@
 package orgapi
 
 import (
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -10,7 +9,7 @@ import (
 	"time"
 
 	"keyward"
-	"keyward/httpapi"
+	"keyward/compat/internal/compattest"
 )
 
 // FuzzParseCreate feeds create bodies to the decoding and mapping: they
@@ -37,13 +36,7 @@ func FuzzParseCreate(f *testing.F) {
 		r.Header.Set("Content-Type", contentType)
 		in, err := parseCreate(httptest.NewRecorder(), r)
 		if err != nil {
-			var e *keyward.Error
-			if !errors.As(err, &e) {
-				t.Fatalf("error %v is not a *keyward.Error", err)
-			}
-			if status := httpapi.ErrorStatusCode(e.Code); status < 400 || status > 499 {
-				t.Fatalf("error %v answers %d, want a 4xx", err, status)
-			}
+			compattest.CheckClientError(t, err)
 			return
 		}
 		if !slices.Equal(in.Permissions, []string{"read"}) && !slices.Equal(in.Permissions, []string{"read", "write"}) {

@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"keyward"
 	"keyward/authz"
+	"keyward/compat/internal/compatapi"
 	"keyward/httpapi"
 )
 
@@ -166,14 +166,9 @@ func (s *server) handleCreate(w http.ResponseWriter, r *http.Request) error {
 // handleList answers a page of the org's keys, revoked ones included, by
 // id; nextCursor fetches the next page and is "" on the last.
 func (s *server) handleList(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	f := keyward.KeyFilter{Cursor: q.Get("cursor")}
-	if q.Has("limit") {
-		n, err := strconv.Atoi(q.Get("limit"))
-		if err != nil || n < 1 || n > keyward.MaxPageLimit {
-			return keyward.Invalid(keyward.FieldError{Field: "limit", Message: fmt.Sprintf("must be an integer from 1 to %d", keyward.MaxPageLimit)})
-		}
-		f.Limit = n
+	f, err := compatapi.KeyPage(r)
+	if err != nil {
+		return err
 	}
 	page, err := s.keys.FindKeys(r.Context(), f)
 	if err != nil {

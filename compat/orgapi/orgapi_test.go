@@ -827,3 +827,19 @@ func TestInternalError(t *testing.T) {
 		t.Errorf("logs: want the error, redacted:\n%s", logs)
 	}
 }
+
+// What the server answers under the prefix without reaching the profile
+// (the bare prefix, a path not in canonical form, a panic) is in the
+// envelope too, with the request id.
+func TestUnserved_Envelope(t *testing.T) {
+	e := startWith(t, func(k keyward.KeyService) keyward.KeyService { return compattest.PanickingKeys{KeyService: k} })
+	for _, path := range compattest.UnservedPaths(orgapi.Prefix, keysPath) {
+		t.Run(path, func(t *testing.T) {
+			wantError(t, e.Do(t, http.MethodGet, path, nil, bearer(e.RootKey)), http.StatusNotFound, "")
+		})
+	}
+	env := wantError(t, e.Do(t, http.MethodGet, keysPath, nil, bearer(e.RootKey)), http.StatusInternalServerError, "")
+	if env["message"] != "Internal error." {
+		t.Errorf("message: got %q, want the generic one", env["message"])
+	}
+}

@@ -270,3 +270,23 @@ func Normalize(v any, names ...string) any {
 func Within(t time.Time, d time.Duration) bool {
 	return time.Since(t).Abs() <= d
 }
+
+// PanickingKeys is a KeyService whose FindKeys panics, so that a test can
+// see how a panic under a profile is answered.
+type PanickingKeys struct {
+	keyward.KeyService
+}
+
+// FindKeys panics.
+func (PanickingKeys) FindKeys(context.Context, keyward.KeyFilter) (keyward.Page[*keyward.Key], error) {
+	panic("store exploded")
+}
+
+// UnservedPaths returns paths under prefix that the server answers 404
+// without reaching the profile, each a variant of path, one of the
+// profile's routes: the bare prefix, and paths not in canonical form (a
+// trailing slash, an empty, "." or ".." segment).
+func UnservedPaths(prefix, path string) []string {
+	rest := strings.TrimPrefix(path, prefix)
+	return []string{prefix, path + "/", prefix + "/" + rest, prefix + "/." + rest, prefix + "/x/.." + rest, path + "/.."}
+}
