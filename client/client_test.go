@@ -212,7 +212,7 @@ func TestRequests(t *testing.T) {
 				_, err := c.CreateKey(ctx, keyward.KeyCreate{
 					Name:       "metered",
 					RateLimits: []keyward.RateLimit{{Name: "default", Limit: 100, Window: 60}},
-					Credits: &keyward.CreditsInput{Remaining: 50,
+					Credits: &keyward.CreditsInput{Remaining: ptr(int64(50)),
 						Refill: &keyward.CreditRefill{Amount: 50, Interval: keyward.RefillMonthly, Day: 1}},
 				})
 				return err
@@ -249,7 +249,7 @@ func TestRequests(t *testing.T) {
 		{
 			name: "update credits",
 			call: func(ctx context.Context, c *client.Client) error {
-				_, err := c.UpdateCredits(ctx, "k1", keyward.CreditsUpdate{Op: keyward.CreditsDecrement, Amount: 5})
+				_, err := c.UpdateCredits(ctx, "k1", keyward.CreditsUpdate{Op: keyward.CreditsDecrement, Amount: ptr(int64(5))})
 				return err
 			},
 			resp: keyJSON,
@@ -480,7 +480,13 @@ func TestDecodeUsageControl(t *testing.T) {
 				"updated_at":"2026-01-02T03:05:00Z"}`,
 			call: func(ctx context.Context, c *client.Client) (any, error) { return c.FindOwner(ctx, "u1") },
 			want: &keyward.Owner{ID: "u1", OrgID: "o1", RateLimits: []keyward.RateLimit{{Name: "default", Limit: 5, Window: 60}},
-				UpdatedAt: reset},
+				UpdatedAt: &reset},
+		},
+		{
+			name: "owner never set",
+			resp: `{"owner_id":"u1","org_id":"o1","rate_limits":[],"updated_at":null}`,
+			call: func(ctx context.Context, c *client.Client) (any, error) { return c.FindOwner(ctx, "u1") },
+			want: &keyward.Owner{ID: "u1", OrgID: "o1", RateLimits: []keyward.RateLimit{}},
 		},
 		{
 			name: "org policy",

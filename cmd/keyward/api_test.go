@@ -1989,6 +1989,7 @@ func TestCredits(t *testing.T) {
 			{"negative amount", `{"op":"set","amount":-1}`, "amount"},
 			{"below zero", `{"op":"decrement","amount":4}`, "amount"},
 			{"amount of the wrong type", `{"op":"set","amount":"5"}`, "amount"},
+			{"no amount", `{"op":"set"}`, "amount"},
 		} {
 			status, h, body := do(t, http.MethodPost, creditsURL, ts.RootKey, tt.body)
 			checkProblem(t, status, h, body, http.StatusBadRequest, tt.field)
@@ -2038,6 +2039,7 @@ func TestCredits(t *testing.T) {
 			field   string
 		}{
 			{"negative balance", map[string]any{"remaining": -1}, "credits.remaining"},
+			{"neither balance nor refill", map[string]any{}, "credits.remaining"},
 			{"zero refill", map[string]any{"remaining": 1, "refill": map[string]any{"amount": 0, "interval": "daily"}}, "credits.refill.amount"},
 			{"weekly refill", map[string]any{"remaining": 1, "refill": map[string]any{"amount": 5, "interval": "weekly"}}, "credits.refill.interval"},
 			{"monthly without a day", map[string]any{"remaining": 1, "refill": map[string]any{"amount": 5, "interval": "monthly"}}, "credits.refill.day"},
@@ -2054,16 +2056,22 @@ func TestCredits(t *testing.T) {
 	})
 
 	t.Run("concurrent verifies spend exactly the credits", func(t *testing.T) {
-		// The limit admits 7 of 40, the credits 5 of those 7: a verify
-		// denied for credits has spent its rate limit units.
+		// The limit admits 7 at a time, the credits 5: a verify denied
+		// for credits gives its rate limit unit back, so how many callers
+		// find the spare units held by one about to give it back depends
+		// on timing. The first 7 all reach the credits.
 		const limit, balance, callers = 7, 5, 40
 		rec := createKey(t, ts, ts.RootKey, map[string]any{"name": "contended",
 			"rate_limits": []any{map[string]any{"name": "default", "limit": limit, "window": 3600}},
 			"credits":     map[string]any{"remaining": balance}})
 		got := verifyAll(t, ts, callers, map[string]any{"key": str(rec, "key")})
-		want := map[string]int{keyward.CodeValid: balance, keyward.CodeUsageExceeded: limit - balance, keyward.CodeRateLimited: callers - limit}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("answers (-want +got):\n%s", diff)
+		if got[keyward.CodeValid] != balance || got[keyward.CodeUsageExceeded] < limit-balance ||
+			got[keyward.CodeValid]+got[keyward.CodeUsageExceeded]+got[keyward.CodeRateLimited] != callers {
+			t.Errorf("answers: got %v, want %d VALID, at least %d USAGE_EXCEEDED and the rest RATE_LIMITED", got, balance, limit-balance)
+		}
+		// Only the valid answers kept their units.
+		if code := verifyCode(t, ts, str(rec, "key")); code != keyward.CodeUsageExceeded {
+			t.Errorf("verify after the rush: got %s, want %s", code, keyward.CodeUsageExceeded)
 		}
 		if c := creditsLeft(t, mustDo(t, http.StatusOK, http.MethodGet, keyURL(ts, str(rec, "id")), ts.RootKey, nil)); c != 0 {
 			t.Errorf("after the rush: got %d credits, want 0", c)
@@ -2219,8 +2227,8 @@ func TestOwners(t *testing.T) {
 	ts := runTestServer(t, withClock(clock))
 	ownerURL := ts.URL + "/v1/owners/user-1"
 
-	if diff := cmp.Diff([]any{"user-1", []any{}}, func(o map[string]any) []any {
-		return []any{o["owner_id"], o["rate_limits"]}
+	if diff := cmp.Diff([]any{"user-1", []any{}, nil}, func(o map[string]any) []any {
+		return []any{o["owner_id"], o["rate_limits"], o["updated_at"]}
 	}(mustDo(t, http.StatusOK, http.MethodGet, ownerURL, ts.RootKey, nil))); diff != "" {
 		t.Errorf("owner without settings (-want +got):\n%s", diff)
 	}
@@ -2372,6 +2380,8 @@ func TestOrgPolicy(t *testing.T) {
 			{"negative default", `{"default_key_lifetime":-1}`, "default_key_lifetime"},
 			{"default over max", `{"max_key_lifetime":60,"default_key_lifetime":120}`, "default_key_lifetime"},
 			{"bad CIDR", `{"allowed_ips":["10.0.0.0/33"]}`, "allowed_ips[0]"},
+			{"max with non-expiring keys", `{"max_key_lifetime":60,"allow_non_expiring":true}`, "allow_non_expiring"},
+			{"a list that locks out the caller", `{"allowed_ips":["10.0.0.0/8"]}`, "allowed_ips"},
 			{"unknown field", `{"max_lifetime":60}`, "max_lifetime"},
 		} {
 			status, h, body := do(t, http.MethodPut, policyURL, ts.RootKey, tt.body)

@@ -284,13 +284,13 @@ func (f creditsFlags) input() *keyward.CreditsInput {
 	if f.Credits == nil && f.Refill.Interval == "" {
 		return nil
 	}
-	in := &keyward.CreditsInput{}
+	in := &keyward.CreditsInput{Remaining: f.Credits}
 	if f.Refill.Interval != "" {
 		r := keyward.CreditRefill(f.Refill)
-		in.Refill, in.Remaining = &r, r.Amount
-	}
-	if f.Credits != nil {
-		in.Remaining = *f.Credits
+		in.Refill = &r
+		if in.Remaining == nil {
+			in.Remaining = &r.Amount
+		}
 	}
 	return in
 }

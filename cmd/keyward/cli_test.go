@@ -441,12 +441,12 @@ func TestCreditsInput(t *testing.T) {
 		want *keyward.CreditsInput
 	}{
 		{"neither", creditsFlags{}, nil},
-		{"balance", creditsFlags{Credits: ptr(int64(5))}, &keyward.CreditsInput{Remaining: 5}},
-		{"zero balance", creditsFlags{Credits: ptr(int64(0))}, &keyward.CreditsInput{Remaining: 0}},
+		{"balance", creditsFlags{Credits: ptr(int64(5))}, &keyward.CreditsInput{Remaining: ptr(int64(5))}},
+		{"zero balance", creditsFlags{Credits: ptr(int64(0))}, &keyward.CreditsInput{Remaining: ptr(int64(0))}},
 		{"refill starts full", creditsFlags{Refill: daily},
-			&keyward.CreditsInput{Remaining: 100, Refill: &keyward.CreditRefill{Amount: 100, Interval: keyward.RefillDaily}}},
+			&keyward.CreditsInput{Remaining: ptr(int64(100)), Refill: &keyward.CreditRefill{Amount: 100, Interval: keyward.RefillDaily}}},
 		{"balance and refill", creditsFlags{Credits: ptr(int64(7)), Refill: daily},
-			&keyward.CreditsInput{Remaining: 7, Refill: &keyward.CreditRefill{Amount: 100, Interval: keyward.RefillDaily}}},
+			&keyward.CreditsInput{Remaining: ptr(int64(7)), Refill: &keyward.CreditRefill{Amount: 100, Interval: keyward.RefillDaily}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -34,7 +34,7 @@ type KeysCreateCmd struct {
 	Metadata         jsonObject      `placeholder:"JSON" help:"JSON object returned with every verification."`
 	Disabled         bool            `help:"Create the key disabled."`
 	Prefix           string          `help:"Key prefix instead of the default kw_live; [a-z0-9_]{1,16}."`
-	RateLimits       []rateLimitFlag `name:"rate-limit" placeholder:"NAME:LIMIT:WINDOW" help:"Named rate limit: at most LIMIT verifications per WINDOW (seconds or a duration, 1s to 1d), such as default:100:1m; repeat for more."`
+	RateLimits       []rateLimitFlag `name:"rate-limit" placeholder:"NAME:LIMIT:WINDOW" help:"Named rate limit: a burst of LIMIT verifications, refilled at LIMIT per WINDOW (seconds or a duration, 1s to 1d), such as default:100:1m; repeat for more."`
 	creditsFlags
 }
 
@@ -258,7 +258,7 @@ func (cmd *KeysCreditsCmd) Run(ctx context.Context, g *Globals) error {
 	if err != nil {
 		return err
 	}
-	return printKeyResult(g)(c.UpdateCredits(ctx, cmd.ID, keyward.CreditsUpdate{Op: cmd.Op, Amount: cmd.Amount}))
+	return printKeyResult(g)(c.UpdateCredits(ctx, cmd.ID, keyward.CreditsUpdate{Op: cmd.Op, Amount: &cmd.Amount}))
 }
 
 // KeysRevokeCmd is `keyward keys revoke`.

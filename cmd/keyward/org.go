@@ -36,7 +36,7 @@ type OrgPolicySetCmd struct {
 	MaxLifetime      lifetime `name:"max-lifetime" placeholder:"LIFETIME" help:"Longest life a key may get: seconds, days (90d) or a duration. Default: none."`
 	DefaultLifetime  lifetime `name:"default-lifetime" placeholder:"LIFETIME" help:"Life of keys created without an expiry. Default: none."`
 	AllowedIPs       []string `name:"allowed-ip" placeholder:"CIDR" help:"IP or CIDR that every key of the org must be used from, on top of the key's own list; repeat or separate with commas. Default: any."`
-	AllowNonExpiring *bool    `name:"allow-non-expiring" negatable:"" help:"Whether keys may never expire (default true); --no-allow-non-expiring or =false requires an expiry."`
+	AllowNonExpiring *bool    `name:"allow-non-expiring" negatable:"" help:"Whether keys may never expire. Default: true, or false with --max-lifetime (true with it is refused); --no-allow-non-expiring or =false requires an expiry."`
 }
 
 // Run replaces the policy and prints it.

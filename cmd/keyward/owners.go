@@ -60,8 +60,8 @@ func printOwnerResult(g *Globals) func(*keyward.Owner, error) error {
 			return printJSON(g.Stdout, o)
 		}
 		updated := "-"
-		if !o.UpdatedAt.IsZero() {
-			updated = formatTime(o.UpdatedAt)
+		if o.UpdatedAt != nil {
+			updated = formatTime(*o.UpdatedAt)
 		}
 		return printFields(g.Stdout, []field{
 			{"owner", o.ID},
