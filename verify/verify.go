@@ -103,6 +103,9 @@ type Engine struct {
 	orgs   sync.Map // org id → *orgEntry
 	orgGen atomic.Uint64
 
+	// flushMu runs one flush at a time, so that Flush waits for a
+	// background flush that has taken the pending records.
+	flushMu sync.Mutex
 	usageMu sync.Mutex
 	usage   map[string]keyward.KeyUse
 
@@ -489,8 +492,12 @@ func (e *Engine) Refill(ctx context.Context) error {
 
 // Flush writes the pending last-use records and answer counts now. A
 // failed batch is merged back, so a passing store outage loses nothing but
-// time.
+// time. Flushes run one at a time: when Flush returns, everything recorded
+// before the call is in the store, even what a background flush had
+// already taken.
 func (e *Engine) Flush(ctx context.Context) {
+	e.flushMu.Lock()
+	defer e.flushMu.Unlock()
 	e.flushUses(ctx)
 	e.flushCounts(ctx)
 }
