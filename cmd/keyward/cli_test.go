@@ -15,11 +15,7 @@ import (
 )
 
 func TestParseLifetime(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    int64
-		wantErr bool
-	}{
+	tests := []parseCase[int64]{
 		{in: "3600", want: 3600},
 		{in: "1", want: 1},
 		{in: "30d", want: 30 * 86400},
@@ -43,23 +39,7 @@ func TestParseLifetime(t *testing.T) {
 		{in: "106751991167301d", wantErr: true},
 		{in: "106751991167300d1000000h", wantErr: true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := parseLifetime(tt.in)
-			if tt.wantErr {
-				if err == nil {
-					t.Errorf("got %d, want an error", got)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tt.want {
-				t.Errorf("got %d, want %d", got, tt.want)
-			}
-		})
-	}
+	checkParse(t, parseLifetime, tests)
 }
 
 func FuzzParseLifetime(f *testing.F) {
@@ -179,11 +159,7 @@ func TestCollect(t *testing.T) {
 }
 
 func TestParseSeconds(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    int64
-		wantErr bool
-	}{
+	tests := []parseCase[int64]{
 		{in: "0", want: 0},
 		{in: "0s", want: 0},
 		{in: "60", want: 60},
@@ -197,23 +173,7 @@ func TestParseSeconds(t *testing.T) {
 		{in: "soon", wantErr: true},
 		{in: "99999999999999999999", wantErr: true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := parseSeconds("span", tt.in)
-			if tt.wantErr {
-				if err == nil {
-					t.Errorf("got %d, want an error", got)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tt.want {
-				t.Errorf("got %d, want %d", got, tt.want)
-			}
-		})
-	}
+	checkParse(t, func(s string) (int64, error) { return parseSeconds("span", s) }, tests)
 }
 
 func TestFormatSeconds(t *testing.T) {
@@ -257,11 +217,7 @@ func FuzzParseSeconds(f *testing.F) {
 }
 
 func TestParseRateLimit(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    keyward.RateLimit
-		wantErr bool
-	}{
+	tests := []parseCase[keyward.RateLimit]{
 		{in: "default:100:60", want: keyward.RateLimit{Name: "default", Limit: 100, Window: 60}},
 		{in: "burst:10:1s", want: keyward.RateLimit{Name: "burst", Limit: 10, Window: 1}},
 		{in: "daily:5000:1d", want: keyward.RateLimit{Name: "daily", Limit: 5000, Window: 86400}},
@@ -276,23 +232,7 @@ func TestParseRateLimit(t *testing.T) {
 		{in: "a:1:2:3", wantErr: true},
 		{in: "", wantErr: true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := parseRateLimit(tt.in)
-			if tt.wantErr {
-				if err == nil {
-					t.Errorf("got %+v, want an error", got)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("rate limit (-want +got):\n%s", diff)
-			}
-		})
-	}
+	checkParse(t, parseRateLimit, tests)
 }
 
 func FuzzParseRateLimit(f *testing.F) {
@@ -316,11 +256,7 @@ func FuzzParseRateLimit(f *testing.F) {
 }
 
 func TestParseRateLimitUse(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    keyward.RateLimitUse
-		wantErr bool
-	}{
+	tests := []parseCase[keyward.RateLimitUse]{
 		{in: "default", want: keyward.RateLimitUse{Name: "default"}},
 		{in: "default:5", want: keyward.RateLimitUse{Name: "default", Cost: ptr(int64(5))}},
 		{in: "default:0", want: keyward.RateLimitUse{Name: "default", Cost: ptr(int64(0))}},
@@ -331,23 +267,7 @@ func TestParseRateLimitUse(t *testing.T) {
 		{in: "default:x", wantErr: true},
 		{in: "default:1:2", wantErr: true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := parseRateLimitUse(tt.in)
-			if tt.wantErr {
-				if err == nil {
-					t.Errorf("got %+v, want an error", got)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("use (-want +got):\n%s", diff)
-			}
-		})
-	}
+	checkParse(t, parseRateLimitUse, tests)
 }
 
 func FuzzParseRateLimitUse(f *testing.F) {
@@ -369,11 +289,7 @@ func FuzzParseRateLimitUse(f *testing.F) {
 }
 
 func TestParseRefill(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    keyward.CreditRefill
-		wantErr bool
-	}{
+	tests := []parseCase[keyward.CreditRefill]{
 		{in: "daily:1000", want: keyward.CreditRefill{Amount: 1000, Interval: keyward.RefillDaily}},
 		{in: "monthly:50000:1", want: keyward.CreditRefill{Amount: 50000, Interval: keyward.RefillMonthly, Day: 1}},
 		{in: "monthly:5:31", want: keyward.CreditRefill{Amount: 5, Interval: keyward.RefillMonthly, Day: 31}},
@@ -389,23 +305,7 @@ func TestParseRefill(t *testing.T) {
 		{in: "monthly:10:99999999999", wantErr: true},
 		{in: "", wantErr: true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := parseRefill(tt.in)
-			if tt.wantErr {
-				if err == nil {
-					t.Errorf("got %+v, want an error", got)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("refill (-want +got):\n%s", diff)
-			}
-		})
-	}
+	checkParse(t, parseRefill, tests)
 }
 
 func FuzzParseRefill(f *testing.F) {
@@ -458,3 +358,33 @@ func TestCreditsInput(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// parseCase is one row of a flag parser's table test.
+type parseCase[T any] struct {
+	in      string
+	want    T
+	wantErr bool
+}
+
+// checkParse runs parse on every row: an error where one is wanted, else
+// the wanted value.
+func checkParse[T any](t *testing.T, parse func(string) (T, error), tests []parseCase[T]) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := parse(tt.in)
+			if tt.wantErr {
+				if err == nil {
+					t.Errorf("got %+v, want an error", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("parse(%q) (-want +got):\n%s", tt.in, diff)
+			}
+		})
+	}
+}
