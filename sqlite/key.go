@@ -65,57 +65,57 @@ func scanKey(s scanner) (*keyward.Key, error) {
 	return &k, nil
 }
 
+// encodedKey holds the columns of a key that are stored as JSON.
+type encodedKey struct {
+	perms, ips any
+	limits     string
+	credits    creditColumns
+}
+
+// encodeKey encodes k's JSON columns for an insert or an update.
+func encodeKey(k *keyward.Key) (e encodedKey, err error) {
+	if e.perms, err = listValue(k.Permissions); err != nil {
+		return e, err
+	}
+	if e.ips, err = listValue(k.AllowedIPs); err != nil {
+		return e, err
+	}
+	if e.limits, err = rateLimitsValue(k.RateLimits); err != nil {
+		return e, err
+	}
+	e.credits, err = creditsValues(k.Credits)
+	return e, err
+}
+
 func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
-	perms, err := listValue(k.Permissions)
+	e, err := encodeKey(k)
 	if err != nil {
 		return err
 	}
-	ips, err := listValue(k.AllowedIPs)
-	if err != nil {
-		return err
-	}
-	limits, err := rateLimitsValue(k.RateLimits)
-	if err != nil {
-		return err
-	}
-	c, err := creditsValues(k.Credits)
-	if err != nil {
-		return err
-	}
+	c := e.credits
 	_, err = tx.ExecContext(ctx, `INSERT INTO keys (`+keyColumns+`, credits_refill_due)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		k.ID, k.OrgID, k.Name, k.Description, k.KeyPrefix, k.Hash, perms, ips, nullTime(k.ExpiresAt), k.Enabled, nullJSON(k.Metadata),
+		k.ID, k.OrgID, k.Name, k.Description, k.KeyPrefix, k.Hash, e.perms, e.ips, nullTime(k.ExpiresAt), k.Enabled, nullJSON(k.Metadata),
 		nullString(k.OwnerID), nullString(k.ServiceAccountID), k.CreatedAt.UnixMicro(), k.UpdatedAt.UnixMicro(), nullString(k.CreatedBy),
 		nullTime(k.LastUsedAt), nullString(k.LastUsedIP), nullString(k.LastUsedUserAgent), nullTime(k.RevokedAt), nullTime(k.DeletedAt),
-		limits, c.remaining, c.refill, c.refilledAt, nullString(k.RotatedFrom), nullString(k.RotatedTo), nullString(k.LineID), c.due)
+		e.limits, c.remaining, c.refill, c.refilledAt, nullString(k.RotatedFrom), nullString(k.RotatedTo), nullString(k.LineID), c.due)
 	return err
 }
 
 // updateKey writes k's mutable fields: those UpdateKey documents, and
 // rotated_to, which only RotateKey changes. A key's line never changes.
 func updateKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
-	perms, err := listValue(k.Permissions)
+	e, err := encodeKey(k)
 	if err != nil {
 		return err
 	}
-	ips, err := listValue(k.AllowedIPs)
-	if err != nil {
-		return err
-	}
-	limits, err := rateLimitsValue(k.RateLimits)
-	if err != nil {
-		return err
-	}
-	c, err := creditsValues(k.Credits)
-	if err != nil {
-		return err
-	}
+	c := e.credits
 	_, err = tx.ExecContext(ctx, `UPDATE keys SET name = ?, description = ?, permissions = ?, allowed_ips = ?, expires_at = ?,
 			enabled = ?, metadata = ?, updated_at = ?, revoked_at = ?, deleted_at = ?, rate_limits = ?,
 			credits_remaining = ?, credits_refill = ?, credits_refilled_at = ?, credits_refill_due = ?, rotated_to = ?
 		WHERE org_id = ? AND id = ?`,
-		k.Name, k.Description, perms, ips, nullTime(k.ExpiresAt),
-		k.Enabled, nullJSON(k.Metadata), k.UpdatedAt.UnixMicro(), nullTime(k.RevokedAt), nullTime(k.DeletedAt), limits,
+		k.Name, k.Description, e.perms, e.ips, nullTime(k.ExpiresAt),
+		k.Enabled, nullJSON(k.Metadata), k.UpdatedAt.UnixMicro(), nullTime(k.RevokedAt), nullTime(k.DeletedAt), e.limits,
 		c.remaining, c.refill, c.refilledAt, c.due, nullString(k.RotatedTo),
 		k.OrgID, k.ID)
 	return err
