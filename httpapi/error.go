@@ -54,14 +54,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := keyward.ErrorCode(err)
 	status := ErrorStatusCode(code)
 	info := keyward.RequestInfoFromContext(r.Context())
-	if !errors.As(err, new(*keyward.Error)) {
-		s.logger().LogAttrs(r.Context(), slog.LevelError, "request failed",
-			slog.String("method", r.Method),
-			slog.String("path", redactKeys(r.URL.Path)),
-			slog.String("request_id", info.RequestID),
-			slog.String("error", redactKeys(err.Error())),
-		)
-	}
+	LogUnexpected(s.logger(), r, err)
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", "Bearer")
 	}
@@ -78,4 +71,23 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	// A problem holds only strings and numbers: encoding it cannot fail.
 	_ = writeBody(w, status, problemType, p)
+}
+
+// LogUnexpected logs err, with keys redacted, when it is not a
+// *keyward.Error: the client is answered only "Internal error.", so the
+// cause must be in the log. Mounts that shape their own error answers call
+// it too. A nil logger means slog.Default().
+func LogUnexpected(logger *slog.Logger, r *http.Request, err error) {
+	if errors.As(err, new(*keyward.Error)) {
+		return
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logger.LogAttrs(r.Context(), slog.LevelError, "request failed",
+		slog.String("method", r.Method),
+		slog.String("path", redactKeys(r.URL.Path)),
+		slog.String("request_id", keyward.RequestInfoFromContext(r.Context()).RequestID),
+		slog.String("error", redactKeys(err.Error())),
+	)
 }

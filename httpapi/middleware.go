@@ -218,9 +218,14 @@ func Authenticate(auth keyward.Authenticator, credential func(*http.Request) (st
 	}
 }
 
+// MissingKeyMessage is the message of the EUNAUTHORIZED error of a /v1
+// request that presents no key; a mount that reads the key where /v1 does
+// answers it too.
+const MissingKeyMessage = "An API key is required: send it as Authorization: Bearer <key> or as X-API-Key: <key>."
+
 // apiKey returns the key of a /v1 request.
 func apiKey(r *http.Request) (string, error) {
-	return Credential(r, "An API key is required: send it as Authorization: Bearer <key> or as X-API-Key: <key>.")
+	return Credential(r, MissingKeyMessage)
 }
 
 // Credential returns the key presented as "Authorization: Bearer <key>" or

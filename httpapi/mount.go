@@ -47,6 +47,12 @@ func RedactKeys(s string) string {
 	return redactKeys(s)
 }
 
+// RedactFields returns fields with RedactKeys applied to each name and
+// message, copying them only when one holds a key.
+func RedactFields(fields []keyward.FieldError) []keyward.FieldError {
+	return redactFields(fields)
+}
+
 // WithPrincipal returns ctx carrying p, the caller a mount has
 // authenticated, and names p's key in the request's access log line. It
 // marks the answer no-store: it describes keys and may hold a secret.

@@ -69,7 +69,7 @@ func (s *server) routes() []compatapi.Route {
 // as "X-API-Key: <key>", the two ways /v1 accepts: the document shows no
 // authentication, so a client keeps whichever it already sends.
 func credential(r *http.Request) (string, error) {
-	return httpapi.Credential(r, "An API key is required: send it as Authorization: Bearer <key> or as X-API-Key: <key>.")
+	return httpapi.Credential(r, httpapi.MissingKeyMessage)
 }
 
 // errorBody is the profile's error answer, in the style of Stripe, whose
@@ -125,7 +125,7 @@ func errorType(code string) string {
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := keyward.ErrorCode(err)
 	status := httpapi.ErrorStatusCode(code)
-	compatapi.LogUnexpected(s.cfg.Logger, r, err)
+	httpapi.LogUnexpected(s.cfg.Logger, r, err)
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", "Bearer")
 	}
@@ -136,8 +136,8 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		Errors:    []paramError{},
 		RequestID: keyward.RequestInfoFromContext(r.Context()).RequestID,
 	}
-	for _, f := range keyward.ErrorFields(err) {
-		e.Errors = append(e.Errors, paramError{Param: httpapi.RedactKeys(f.Field), Message: httpapi.RedactKeys(f.Message)})
+	for _, f := range httpapi.RedactFields(keyward.ErrorFields(err)) {
+		e.Errors = append(e.Errors, paramError{Param: f.Field, Message: f.Message})
 	}
 	if len(e.Errors) > 0 {
 		e.Param = &e.Errors[0].Param

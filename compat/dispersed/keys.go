@@ -78,14 +78,14 @@ func newAPIKey(k *keyward.Key, secret string) apiKey {
 		IsRevoked:   k.RevokedAt != nil,
 		Name:        k.Name,
 		Object:      objectAPIKey,
-		Permissions: nonNil(k.Permissions),
+		Permissions: compatapi.NonNil(k.Permissions),
 		PublicKey:   k.KeyPrefix,
 		UpdatedAt:   timestamp(&k.UpdatedAt),
 		SecretKey:   secret,
 		ID:          k.ID,
 		Account:     k.OrgID,
 		AccountUUID: k.OrgID,
-		AllowedIPs:  nonNil(k.AllowedIPs),
+		AllowedIPs:  compatapi.NonNil(k.AllowedIPs),
 		DeletedAt:   timestamp(k.DeletedAt),
 		ExpiresAt:   timestamp(k.ExpiresAt),
 		LastUsedAt:  timestamp(k.LastUsedAt),
@@ -106,13 +106,6 @@ func timestamp(t *time.Time) *string {
 	}
 	s := t.UTC().Format(timeLayout)
 	return &s
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 // list is a page of api_key objects in the Stripe style that the object

@@ -106,7 +106,7 @@ type errorDetail struct {
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := keyward.ErrorCode(err)
 	status := httpapi.ErrorStatusCode(code)
-	compatapi.LogUnexpected(s.logger, r, err)
+	httpapi.LogUnexpected(s.logger, r, err)
 	msg := keyward.ErrorMessage(err)
 	var field *string
 	if fields := keyward.ErrorFields(err); len(fields) > 0 {

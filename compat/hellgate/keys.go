@@ -109,7 +109,7 @@ type apiKey struct {
 }
 
 func newAPIKey(k *keyward.Key) apiKey {
-	return apiKey{ID: k.ID, CreatedAt: k.CreatedAt.UTC(), ExpiresAt: utc(k.ExpiresAt), Scopes: nonNil(k.Permissions)}
+	return apiKey{ID: k.ID, CreatedAt: k.CreatedAt.UTC(), ExpiresAt: utc(k.ExpiresAt), Scopes: compatapi.NonNil(k.Permissions)}
 }
 
 // keyList is a page of the list sibling. NextCursor is null on the last
@@ -140,7 +140,7 @@ func (s *server) handleCreateKey(w http.ResponseWriter, r *http.Request) error {
 		CreatedAt: k.CreatedAt.UTC(),
 		ExpiresAt: utc(k.ExpiresAt),
 		KeyValue:  k.Secret,
-		Scopes:    nonNil(k.Permissions),
+		Scopes:    compatapi.NonNil(k.Permissions),
 	})
 }
 
@@ -196,11 +196,4 @@ func utc(t *time.Time) *time.Time {
 	}
 	u := t.UTC()
 	return &u
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

@@ -160,7 +160,7 @@ func (s *server) handleCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return serviceError(err)
 	}
-	return writeData(w, r, newAPIKey(k.Key, k.Secret))
+	return writeData(w, r, newAPIKey(k.Key, k.Secret), nil)
 }
 
 // handleList answers a page of the org's keys, revoked ones included, by
@@ -178,13 +178,7 @@ func (s *server) handleList(w http.ResponseWriter, r *http.Request) error {
 	for _, k := range page.Data {
 		data = append(data, newAPIKey(k, ""))
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, envelope{
-		Code:       http.StatusOK,
-		Data:       data,
-		Message:    successMessage,
-		RequestID:  keyward.RequestInfoFromContext(r.Context()).RequestID,
-		NextCursor: &page.NextCursor,
-	})
+	return writeData(w, r, data, &page.NextCursor)
 }
 
 // handleGet answers one key.
@@ -193,7 +187,7 @@ func (s *server) handleGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return serviceError(err)
 	}
-	return writeData(w, r, newAPIKey(k, ""))
+	return writeData(w, r, newAPIKey(k, ""), nil)
 }
 
 // handleRevoke revokes a key, irreversibly and idempotently, and answers
@@ -204,5 +198,5 @@ func (s *server) handleRevoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return serviceError(err)
 	}
-	return writeData(w, r, newAPIKey(k, ""))
+	return writeData(w, r, newAPIKey(k, ""), nil)
 }

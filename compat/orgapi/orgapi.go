@@ -82,13 +82,15 @@ type envelope struct {
 // successMessage is the message of every successful answer.
 const successMessage = "success"
 
-// writeData answers data in the envelope with status 200.
-func writeData(w http.ResponseWriter, r *http.Request, data any) error {
+// writeData answers data in the envelope with status 200. nextCursor is
+// nil but in list answers.
+func writeData(w http.ResponseWriter, r *http.Request, data any, nextCursor *string) error {
 	return httpapi.WriteJSON(w, http.StatusOK, envelope{
-		Code:      http.StatusOK,
-		Data:      data,
-		Message:   successMessage,
-		RequestID: keyward.RequestInfoFromContext(r.Context()).RequestID,
+		Code:       http.StatusOK,
+		Data:       data,
+		Message:    successMessage,
+		RequestID:  keyward.RequestInfoFromContext(r.Context()).RequestID,
+		NextCursor: nextCursor,
 	})
 }
 
@@ -102,18 +104,14 @@ type errorData struct {
 // are not a *keyward.Error are logged and answered with a generic message.
 // Keys are redacted: messages may quote input.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	compatapi.LogUnexpected(s.logger, r, err)
+	httpapi.LogUnexpected(s.logger, r, err)
 	status := httpapi.ErrorStatusCode(keyward.ErrorCode(err))
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", "Bearer")
 	}
 	var data any
 	if fields := keyward.ErrorFields(err); len(fields) > 0 {
-		redacted := make([]keyward.FieldError, len(fields))
-		for i, f := range fields {
-			redacted[i] = keyward.FieldError{Field: httpapi.RedactKeys(f.Field), Message: httpapi.RedactKeys(f.Message)}
-		}
-		data = errorData{Errors: redacted}
+		data = errorData{Errors: httpapi.RedactFields(fields)}
 	}
 	// The envelope holds only strings and numbers: encoding cannot fail.
 	_ = httpapi.WriteJSON(w, status, envelope{

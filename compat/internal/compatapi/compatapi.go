@@ -1,13 +1,10 @@
 // Package compatapi holds what the compatibility profiles share: serving a
 // profile's routes so that every answer under its prefix, errors included,
-// has the profile's shape, and logging the errors a profile answers only
-// generically.
+// has the profile's shape, and reading a list request's page.
 package compatapi
 
 import (
-	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strconv"
 
@@ -61,24 +58,6 @@ func Mount(p Profile) httpapi.Mount {
 	}
 }
 
-// LogUnexpected logs err, with keys redacted, when it is not a
-// *keyward.Error: the client is answered only "Internal error.", so the
-// cause must be in the log. A nil logger means slog.Default().
-func LogUnexpected(logger *slog.Logger, r *http.Request, err error) {
-	if errors.As(err, new(*keyward.Error)) {
-		return
-	}
-	if logger == nil {
-		logger = slog.Default()
-	}
-	logger.LogAttrs(r.Context(), slog.LevelError, "request failed",
-		slog.String("method", r.Method),
-		slog.String("path", httpapi.RedactKeys(r.URL.Path)),
-		slog.String("request_id", keyward.RequestInfoFromContext(r.Context()).RequestID),
-		slog.String("error", httpapi.RedactKeys(err.Error())),
-	)
-}
-
 // KeyPage returns the page of keys a list request asks for with its query
 // parameters cursor, the previous page's next cursor, and limit, an
 // integer from 1 to keyward.MaxPageLimit (the service's default when
@@ -94,4 +73,13 @@ func KeyPage(r *http.Request) (keyward.KeyFilter, error) {
 		f.Limit = n
 	}
 	return f, nil
+}
+
+// NonNil returns s, or an empty slice when s is nil, so that a list member
+// of an answer is [] rather than null.
+func NonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
