@@ -1,6 +1,9 @@
 package keyward
 
-import "context"
+import (
+	"context"
+	"encoding/json"
+)
 
 // OrgPolicy is an org's rule for its keys. It is checked when keys are
 // created, updated and rotated, and its IP allowlist at every verification.
@@ -17,6 +20,14 @@ type OrgPolicy struct {
 	AllowedIPs []string `json:"allowed_ips"`
 	// AllowNonExpiring reports whether keys may have no expiry.
 	AllowNonExpiring bool `json:"allow_non_expiring"`
+}
+
+// MarshalJSON writes no IP list as [], not null.
+func (p OrgPolicy) MarshalJSON() ([]byte, error) {
+	type plain OrgPolicy
+	out := plain(p)
+	out.AllowedIPs = nonNil(out.AllowedIPs)
+	return json.Marshal(out)
 }
 
 // OrgPolicyUpdate replaces the whole policy; absent members take the

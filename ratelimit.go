@@ -2,6 +2,7 @@ package keyward
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -51,6 +52,14 @@ type Owner struct {
 	RateLimits []RateLimit `json:"rate_limits"`
 	// UpdatedAt is nil for an owner whose settings were never set.
 	UpdatedAt *time.Time `json:"updated_at"`
+}
+
+// MarshalJSON writes no limits as [], not null.
+func (o Owner) MarshalJSON() ([]byte, error) {
+	type plain Owner
+	p := plain(o)
+	p.RateLimits = nonNil(p.RateLimits)
+	return json.Marshal(p)
 }
 
 // OwnerUpdate is the input of OwnerService.UpdateOwner: it replaces the

@@ -2,6 +2,7 @@ package keyward
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -11,6 +12,22 @@ const (
 	BucketHour   = "hour"
 	BucketDay    = "day"
 )
+
+// BucketWidth returns the width of the named bucket, and false for an
+// unknown name. Truncating to a width aligns to UTC: time.Truncate counts
+// from the zero time, a UTC midnight, and neither Go nor Unix time has leap
+// seconds.
+func BucketWidth(bucket string) (time.Duration, bool) {
+	switch bucket {
+	case BucketMinute:
+		return time.Minute, true
+	case BucketHour:
+		return time.Hour, true
+	case BucketDay:
+		return 24 * time.Hour, true
+	}
+	return 0, false
+}
 
 // MaxUsageBuckets bounds the buckets of one usage answer.
 const MaxUsageBuckets = 1440
@@ -43,6 +60,17 @@ type UsageBucket struct {
 	Codes map[string]int64 `json:"codes"`
 }
 
+// MarshalJSON writes no codes as {}, not null, so that clients index them
+// without a nil check.
+func (b UsageBucket) MarshalJSON() ([]byte, error) {
+	type plain UsageBucket
+	p := plain(b)
+	if p.Codes == nil {
+		p.Codes = map[string]int64{}
+	}
+	return json.Marshal(p)
+}
+
 // Usage is a series of buckets from From to To, one per bucket, empty
 // ones included.
 type Usage struct {
@@ -51,6 +79,14 @@ type Usage struct {
 	From   time.Time     `json:"from"`
 	To     time.Time     `json:"to"`
 	Data   []UsageBucket `json:"data"`
+}
+
+// MarshalJSON writes no buckets as [], not null.
+func (u Usage) MarshalJSON() ([]byte, error) {
+	type plain Usage
+	p := plain(u)
+	p.Data = nonNil(p.Data)
+	return json.Marshal(p)
 }
 
 // UsageQuery is the input of UsageService: zero From, To and Bucket take

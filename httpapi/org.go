@@ -12,7 +12,7 @@ func (s *Server) handleFindOrgPolicy(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, policyAnswer(p))
+	return writeJSON(w, http.StatusOK, p)
 }
 
 // handleUpdateOrgPolicy replaces the caller's org's key policy.
@@ -25,16 +25,5 @@ func (s *Server) handleUpdateOrgPolicy(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, policyAnswer(p))
-}
-
-// policyAnswer makes a policy without an IP list answer allowed_ips []
-// rather than null, as documented.
-func policyAnswer(p *keyward.OrgPolicy) *keyward.OrgPolicy {
-	if p.AllowedIPs != nil {
-		return p
-	}
-	out := *p
-	out.AllowedIPs = []string{}
-	return &out
+	return writeJSON(w, http.StatusOK, p)
 }

@@ -12,7 +12,7 @@ func (s *Server) handleFindOwner(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, ownerAnswer(o))
+	return writeJSON(w, http.StatusOK, o)
 }
 
 // handleUpdateOwner replaces an owner's rate limits.
@@ -25,16 +25,5 @@ func (s *Server) handleUpdateOwner(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, ownerAnswer(o))
-}
-
-// ownerAnswer makes an owner without limits answer rate_limits [] rather
-// than null, as documented.
-func ownerAnswer(o *keyward.Owner) *keyward.Owner {
-	if o.RateLimits != nil {
-		return o
-	}
-	out := *o
-	out.RateLimits = []keyward.RateLimit{}
-	return &out
+	return writeJSON(w, http.StatusOK, o)
 }

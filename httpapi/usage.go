@@ -16,7 +16,7 @@ func (s *Server) handleFindKeyUsage(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, usageAnswer(u))
+	return writeJSON(w, http.StatusOK, u)
 }
 
 // handleFindUsage answers the org's verification counts per bucket.
@@ -29,7 +29,7 @@ func (s *Server) handleFindUsage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, usageAnswer(u))
+	return writeJSON(w, http.StatusOK, u)
 }
 
 // usageQuery reads from, to and bucket; absent ones are left to the
@@ -42,18 +42,4 @@ func usageQuery(r *http.Request) (keyward.UsageQuery, error) {
 		Bucket: q.oneOf("bucket", keyward.BucketMinute, keyward.BucketHour, keyward.BucketDay),
 	}
 	return uq, q.err()
-}
-
-// usageAnswer makes empty lists and counts answer [] and {} rather than
-// null, as documented: clients index them without a nil check.
-func usageAnswer(u *keyward.Usage) *keyward.Usage {
-	out := *u
-	out.Data = make([]keyward.UsageBucket, len(u.Data))
-	for i, b := range u.Data {
-		if b.Codes == nil {
-			b.Codes = map[string]int64{}
-		}
-		out.Data[i] = b
-	}
-	return &out
 }

@@ -18,7 +18,7 @@ func (s *Service) FindOwner(ctx context.Context, ownerID string) (*keyward.Owner
 	}
 	o, err := s.store.FindOwner(ctx, p.OrgID, ownerID)
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
-		return &keyward.Owner{ID: ownerID, OrgID: p.OrgID, RateLimits: []keyward.RateLimit{}}, nil
+		return &keyward.Owner{ID: ownerID, OrgID: p.OrgID}, nil
 	}
 	return o, err
 }
@@ -40,6 +40,7 @@ func (s *Service) UpdateOwner(ctx context.Context, ownerID string, upd keyward.O
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	// The audit details name the limits as [], not null, when removed.
 	if limits == nil {
 		limits = []keyward.RateLimit{}
 	}

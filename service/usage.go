@@ -50,7 +50,7 @@ func (s *Service) usageFilter(q keyward.UsageQuery) (keyward.UsageFilter, error)
 	if f.Bucket == "" {
 		f.Bucket = keyward.BucketHour
 	}
-	width, ok := bucketWidths[f.Bucket]
+	width, ok := keyward.BucketWidth(f.Bucket)
 	if !ok {
 		return f, keyward.Invalid(keyward.FieldError{Field: "bucket", Message: "must be minute, hour or day"})
 	}
@@ -96,15 +96,6 @@ func (v *validator) usageTime(field string, t *time.Time) {
 	}
 }
 
-// bucketWidths are the bucket sizes. Truncating to them aligns to UTC:
-// time.Truncate counts from the zero time, a UTC midnight, and Go time has
-// no leap seconds.
-var bucketWidths = map[string]time.Duration{
-	keyward.BucketMinute: time.Minute,
-	keyward.BucketHour:   time.Hour,
-	keyward.BucketDay:    24 * time.Hour,
-}
-
 // alignUp returns t if it starts a bucket, else the start of the next one.
 func alignUp(t time.Time, width time.Duration) time.Time {
 	if down := t.Truncate(width); !down.Equal(t) {
@@ -124,13 +115,10 @@ func (s *Service) findUsage(ctx context.Context, orgID string, f keyward.UsageFi
 	for _, b := range stored {
 		byStart[b.Start.Unix()] = b
 	}
-	width := bucketWidths[f.Bucket]
+	width, _ := keyward.BucketWidth(f.Bucket) // checked by usageFilter
 	data := make([]keyward.UsageBucket, 0, f.To.Sub(f.From)/width)
 	for t := f.From; t.Before(f.To); t = t.Add(width) {
-		b, ok := byStart[t.Unix()]
-		if !ok || b.Codes == nil {
-			b.Codes = map[string]int64{}
-		}
+		b := byStart[t.Unix()]
 		b.Start = t
 		data = append(data, b)
 	}

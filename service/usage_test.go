@@ -38,7 +38,7 @@ func TestUsage(t *testing.T) {
 		}
 		return keyward.UsageBucket{Start: start, Total: total, Codes: codes}
 	}
-	none := map[string]int64{}
+	var none map[string]int64 // an empty bucket; its JSON writes {}
 
 	for _, tt := range []struct {
 		name  string

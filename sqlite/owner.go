@@ -8,7 +8,7 @@ import (
 )
 
 // FindOwner returns the settings of the org's owner ownerID, or ENOTFOUND
-// when none were set. An owner without limits has an empty, not nil, list.
+// when none were set.
 func (db *DB) FindOwner(ctx context.Context, orgID, ownerID string) (_ *keyward.Owner, err error) {
 	defer wrap(&err, "FindOwner(%q)", ownerID)
 	var (
@@ -22,9 +22,6 @@ func (db *DB) FindOwner(ctx context.Context, orgID, ownerID string) (_ *keyward.
 	}
 	if o.RateLimits, err = fromRateLimits(limits); err != nil {
 		return nil, err
-	}
-	if o.RateLimits == nil {
-		o.RateLimits = []keyward.RateLimit{}
 	}
 	t := fromMicros(updated)
 	o.UpdatedAt = &t

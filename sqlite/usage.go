@@ -8,14 +8,6 @@ import (
 	"keyward"
 )
 
-// bucketSeconds is each bucket's width. Unix time has no leap seconds, so
-// integer division aligns minutes, hours and days to UTC.
-var bucketSeconds = map[string]int64{
-	keyward.BucketMinute: 60,
-	keyward.BucketHour:   3600,
-	keyward.BucketDay:    86400,
-}
-
 // minuteStart returns the unix seconds of the start of t's minute.
 func minuteStart(t time.Time) int64 {
 	return t.Truncate(time.Minute).Unix()
@@ -50,13 +42,15 @@ func (db *DB) AddUsage(ctx context.Context, counts []keyward.UsageCount) (err er
 // bucket) for an unknown bucket.
 func (db *DB) FindUsage(ctx context.Context, orgID string, f keyward.UsageFilter) (_ []keyward.UsageBucket, err error) {
 	defer wrap(&err, "FindUsage(%q)", orgID)
-	width, ok := bucketSeconds[f.Bucket]
+	width, ok := keyward.BucketWidth(f.Bucket)
 	if !ok {
 		return nil, keyward.Invalid(keyward.FieldError{Field: "bucket", Message: "must be minute, hour or day"})
 	}
+	// Unix time has no leap seconds, so integer division aligns buckets to
+	// UTC.
 	query := `SELECT minute / ?1 * ?1 AS start, code, SUM(count) FROM usage
 		WHERE org_id = ?2 AND minute >= ?3 AND minute < ?4`
-	args := []any{width, orgID, f.From.Unix(), f.To.Unix()}
+	args := []any{int64(width / time.Second), orgID, f.From.Unix(), f.To.Unix()}
 	if f.KeyID != "" {
 		query += ` AND key_id = ?5`
 		args = append(args, f.KeyID)
