@@ -43,10 +43,7 @@ func (s *Service) CreateKey(ctx context.Context, in keyward.KeyCreate) (*keyward
 	v.description(in.Description)
 	perms := v.permissions(in.Permissions)
 	ips := v.allowedIPs(in.AllowedIPs)
-	expiresAt, ok := v.expiry(in.ExpiresAt, in.ExpiresIn, now)
-	if ok {
-		expiresAt = v.policyExpiry(pol, expiresAt, expiryField(in.ExpiresAt, in.ExpiresIn), true, now)
-	}
+	expiresAt := v.expiryUnder(pol, in.ExpiresAt, in.ExpiresIn, true, now)
 	metadata := v.metadata(in.Metadata)
 	if len(in.OwnerID) > maxOwnerIDLen {
 		v.add("owner_id", fmt.Sprintf("must be at most %d characters", maxOwnerIDLen))
@@ -165,17 +162,13 @@ func (s *Service) UpdateKey(ctx context.Context, id string, upd keyward.KeyUpdat
 	var expiresAt *time.Time
 	setExpiry := upd.ExpiresAt.Set || upd.ExpiresIn != nil
 	if setExpiry {
-		var ok bool
-		expiresAt, ok = v.expiry(upd.ExpiresAt.Value, upd.ExpiresIn, now)
-		if ok {
-			// Only a changed expiry meets the policy: a key made before the
-			// policy keeps its own until someone changes it.
-			pol, err := s.store.FindOrgPolicy(ctx, p.OrgID)
-			if err != nil {
-				return nil, err
-			}
-			expiresAt = v.policyExpiry(pol, expiresAt, expiryField(upd.ExpiresAt.Value, upd.ExpiresIn), false, now)
+		// Only a changed expiry meets the policy: a key made before the
+		// policy keeps its own until someone changes it.
+		pol, err := s.store.FindOrgPolicy(ctx, p.OrgID)
+		if err != nil {
+			return nil, err
 		}
+		expiresAt = v.expiryUnder(pol, upd.ExpiresAt.Value, upd.ExpiresIn, false, now)
 		changed["expires_at"] = expiresAt
 	}
 	var metadata json.RawMessage
@@ -449,12 +442,19 @@ func (v *validator) expiry(at *time.Time, in *int64, now time.Time) (_ *time.Tim
 	return nil, false
 }
 
-// expiryField names the input that gave an expiry, for policy errors.
-func expiryField(at *time.Time, in *int64) string {
-	if at == nil && in != nil {
-		return "expires_in"
+// expiryUnder returns the expiry that at or in give (see expiry), held to
+// the org's policy (see policyExpiry) when it is valid.
+func (v *validator) expiryUnder(pol *keyward.OrgPolicy, at *time.Time, in *int64, useDefault bool, now time.Time) *time.Time {
+	t, ok := v.expiry(at, in, now)
+	if !ok {
+		return nil
 	}
-	return "expires_at"
+	// Policy errors name the input that set the expiry.
+	field := "expires_at"
+	if at == nil && in != nil {
+		field = "expires_in"
+	}
+	return v.policyExpiry(pol, t, field, useDefault, now)
 }
 
 // policyExpiry holds an expiry to the org's policy: the default lifetime

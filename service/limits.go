@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"keyward"
@@ -22,33 +23,46 @@ const (
 // copy; nil for none, which is how a key without limits reads back from
 // the store.
 func (v *validator) rateLimits(limits []keyward.RateLimit) []keyward.RateLimit {
-	if len(limits) > keyward.MaxRateLimits {
+	ok := eachRateLimit(v, limits, func(l keyward.RateLimit) string { return l.Name },
+		validLimitName, fmt.Sprintf("must be 1 to %d characters of A-Z, a-z, 0-9, '_', '.', ':' and '-'", maxRateLimitNameLen),
+		func(l keyward.RateLimit, field string) {
+			if l.Limit < 1 || l.Limit > maxRateLimit {
+				v.add(field+"limit", fmt.Sprintf("must be between 1 and %d", maxRateLimit))
+			}
+			if l.Window < 1 || l.Window > keyward.MaxRateLimitWindow {
+				v.add(field+"window", fmt.Sprintf("must be between 1 and %d seconds", keyward.MaxRateLimitWindow))
+			}
+		})
+	if !ok || len(limits) == 0 {
+		return nil
+	}
+	return slices.Clone(limits)
+}
+
+// eachRateLimit checks what a list of limits and a verification's list of
+// uses share: at most keyward.MaxRateLimits entries, each with a name that
+// valid accepts (else the error invalid) and no earlier entry has. check
+// does the rest of each entry, given its field prefix. It reports false
+// when the list is too long to look into.
+func eachRateLimit[T any](v *validator, list []T, name func(T) string, valid func(string) bool, invalid string, check func(l T, field string)) bool {
+	if len(list) > keyward.MaxRateLimits {
 		v.add("rate_limits", fmt.Sprintf("at most %d limits", keyward.MaxRateLimits))
-		return nil
+		return false
 	}
-	if len(limits) == 0 {
-		return nil
-	}
-	out := make([]keyward.RateLimit, 0, len(limits))
-	seen := make(map[string]bool, len(limits))
-	for i, l := range limits {
+	seen := make(map[string]bool, len(list))
+	for i, l := range list {
 		field := fmt.Sprintf("rate_limits[%d].", i)
+		n := name(l)
 		switch {
-		case !validLimitName(l.Name):
-			v.add(field+"name", fmt.Sprintf("must be 1 to %d characters of A-Z, a-z, 0-9, '_', '.', ':' and '-'", maxRateLimitNameLen))
-		case seen[l.Name]:
-			v.add(field+"name", fmt.Sprintf("%q is given twice", l.Name))
+		case !valid(n):
+			v.add(field+"name", invalid)
+		case seen[n]:
+			v.add(field+"name", fmt.Sprintf("%q is given twice", n))
 		}
-		seen[l.Name] = true
-		if l.Limit < 1 || l.Limit > maxRateLimit {
-			v.add(field+"limit", fmt.Sprintf("must be between 1 and %d", maxRateLimit))
-		}
-		if l.Window < 1 || l.Window > keyward.MaxRateLimitWindow {
-			v.add(field+"window", fmt.Sprintf("must be between 1 and %d seconds", keyward.MaxRateLimitWindow))
-		}
-		out = append(out, l)
+		seen[n] = true
+		check(l, field)
 	}
-	return out
+	return true
 }
 
 // validLimitName reports whether name matches [A-Za-z0-9_.:-]{1,64}.

@@ -41,10 +41,10 @@ func (s *Service) RotateKey(ctx context.Context, id string, in keyward.KeyRotate
 	if in.GracePeriod < 0 || in.GracePeriod > keyward.MaxGracePeriod {
 		v.add("grace_period", fmt.Sprintf("must be between 0 and %d seconds", keyward.MaxGracePeriod))
 	}
+	var expiresAt *time.Time
 	given := in.ExpiresAt != nil || in.ExpiresIn != nil
-	expiresAt, ok := v.expiry(in.ExpiresAt, in.ExpiresIn, now)
-	if given && ok {
-		expiresAt = v.policyExpiry(pol, expiresAt, expiryField(in.ExpiresAt, in.ExpiresIn), true, now)
+	if given {
+		expiresAt = v.expiryUnder(pol, in.ExpiresAt, in.ExpiresIn, true, now)
 	}
 	if err := v.err(); err != nil {
 		return nil, err

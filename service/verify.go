@@ -62,23 +62,7 @@ func (v *validator) verifyCost(field string, cost *int64) {
 // rateLimitUses checks the limits a verification names. Whether the key
 // has them is the engine's to say, once it has found the key.
 func (v *validator) rateLimitUses(uses []keyward.RateLimitUse) {
-	if len(uses) > keyward.MaxRateLimits {
-		v.add("rate_limits", fmt.Sprintf("at most %d limits", keyward.MaxRateLimits))
-		return
-	}
-	if len(uses) == 0 {
-		return
-	}
-	seen := make(map[string]bool, len(uses))
-	for i, u := range uses {
-		field := fmt.Sprintf("rate_limits[%d].", i)
-		switch {
-		case u.Name == "":
-			v.add(field+"name", "is required")
-		case seen[u.Name]:
-			v.add(field+"name", fmt.Sprintf("%q is given twice", u.Name))
-		}
-		seen[u.Name] = true
-		v.verifyCost(field+"cost", u.Cost)
-	}
+	eachRateLimit(v, uses, func(u keyward.RateLimitUse) string { return u.Name },
+		func(name string) bool { return name != "" }, "is required",
+		func(u keyward.RateLimitUse, field string) { v.verifyCost(field+"cost", u.Cost) })
 }
