@@ -79,7 +79,7 @@ func (l *Local) Allow(_ context.Context, now time.Time, reqs []Request) (Result,
 			return Result{}, err
 		}
 		cells = append(cells, c)
-		s := int(maphash.String(l.seed, r.Key) % uint64(len(l.shards)))
+		s := l.shardOf(r.Key)
 		of = append(of, s)
 		if i, found := slices.BinarySearch(shards, s); !found {
 			shards = slices.Insert(shards, i, s)
@@ -131,6 +131,11 @@ func (l *Local) Allow(_ context.Context, now time.Time, reqs []Request) (Result,
 	return res, nil
 }
 
+// shardOf returns the index of key's shard.
+func (l *Local) shardOf(key string) int {
+	return int(maphash.String(l.seed, key) % uint64(len(l.shards)))
+}
+
 // lock locks s and drops its whole counters when a sweep is due.
 func (s *shard) lock(now, interval int64) {
 	s.mu.Lock()
@@ -157,7 +162,7 @@ func (l *Local) Refund(_ context.Context, now time.Time, reqs []Request, _ Resul
 		if cells[i].inc == 0 {
 			continue
 		}
-		s := &l.shards[maphash.String(l.seed, r.Key)%uint64(len(l.shards))]
+		s := &l.shards[l.shardOf(r.Key)]
 		s.mu.Lock()
 		if tat, ok := s.tats[r.Key]; ok {
 			if tat -= cells[i].inc; tat > nowNs {

@@ -11,32 +11,46 @@ import (
 // DefaultPrefix namespaces the counters in Redis.
 const DefaultPrefix = "keyward:rl:"
 
+// tatPrelude reads Redis's clock into sec and nsec and defines the two
+// scripts' TAT codec. A counter holds its TAT as "seconds:nanoseconds",
+// read and written relative to that clock as a debt in nanoseconds, and
+// expires when it would hold nothing. debt_of returns nil for a missing
+// counter or one it cannot parse; set_debt needs a positive debt.
+const tatPrelude = `
+local t = redis.call('TIME')
+local sec, nsec = tonumber(t[1]), tonumber(t[2]) * 1000
+local function debt_of(key)
+  local v = redis.call('GET', key)
+  if v then
+    local s, n = string.match(v, '^(%d+):(%d+)$')
+    if s then
+      return (tonumber(s) - sec) * 1e9 + tonumber(n) - nsec
+    end
+  end
+end
+local function set_debt(key, debt)
+  local at = nsec + debt
+  redis.call('SET', key, string.format('%d:%d', sec + math.floor(at / 1e9), at % 1e9),
+    'PX', math.ceil(debt / 1e6))
+end
+`
+
 // gcraScript runs GCRA over all counters of one call atomically: it checks
 // them all and spends them only if all fit. It reads Redis's own clock, so
 // nodes with skewed clocks agree. KEYS are the counters; ARGV holds four
 // numbers per counter (interval, tolerance, need, inc; see cell), all in
-// nanoseconds and below 2^53, so Lua's doubles are exact. A counter holds
-// its TAT as "seconds:nanoseconds" and expires when it would hold nothing.
-// The answer is {allowed, seconds, microseconds, debt...}.
-const gcraScript = `
-local t = redis.call('TIME')
-local sec, nsec = tonumber(t[1]), tonumber(t[2]) * 1000
+// nanoseconds and below 2^53, so Lua's doubles are exact. The answer is
+// {allowed, seconds, microseconds, debt...}.
+const gcraScript = tatPrelude + `
 local pre, cur, last = {}, {}, {}
 local ok = 1
 for i, key in ipairs(KEYS) do
-  local need, inc = tonumber(ARGV[4*i-1]), tonumber(ARGV[4*i])
+  local need = tonumber(ARGV[4*i-1])
   local j = last[key]
   if j then
     pre[i], cur[i] = pre[j], cur[j] + tonumber(ARGV[4*j])
   else
-    local debt = 0
-    local v = redis.call('GET', key)
-    if v then
-      local s, n = string.match(v, '^(%d+):(%d+)$')
-      if s then
-        debt = math.max(0, (tonumber(s) - sec) * 1e9 + tonumber(n) - nsec)
-      end
-    end
+    local debt = math.max(0, debt_of(key) or 0)
     pre[i], cur[i] = debt, debt
   end
   last[key] = i
@@ -51,9 +65,7 @@ for i, key in ipairs(KEYS) do
     local inc = tonumber(ARGV[4*i])
     debt = cur[i] + inc
     if inc > 0 then
-      local at = nsec + debt
-      redis.call('SET', key, string.format('%d:%d', sec + math.floor(at / 1e9), at % 1e9),
-        'PX', math.ceil(debt / 1e6))
+      set_debt(key, debt)
     end
   end
   out[i + 3] = debt
@@ -65,22 +77,15 @@ return out
 // below 2^53) on Redis's clock, in one call. A missing counter holds
 // nothing to give back; one that the refund makes whole is deleted, and
 // the others expire when they would hold nothing, as gcraScript sets them.
-const refundScriptSource = `
-local t = redis.call('TIME')
-local sec, nsec = tonumber(t[1]), tonumber(t[2]) * 1000
+const refundScriptSource = tatPrelude + `
 for i, key in ipairs(KEYS) do
-  local v = redis.call('GET', key)
-  if v then
-    local s, n = string.match(v, '^(%d+):(%d+)$')
-    if s then
-      local debt = (tonumber(s) - sec) * 1e9 + tonumber(n) - nsec - tonumber(ARGV[i])
-      if debt > 0 then
-        local at = nsec + debt
-        redis.call('SET', key, string.format('%d:%d', sec + math.floor(at / 1e9), at % 1e9),
-          'PX', math.ceil(debt / 1e6))
-      else
-        redis.call('DEL', key)
-      end
+  local debt = debt_of(key)
+  if debt then
+    debt = debt - tonumber(ARGV[i])
+    if debt > 0 then
+      set_debt(key, debt)
+    else
+      redis.call('DEL', key)
     end
   end
 end

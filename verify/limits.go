@@ -112,23 +112,30 @@ func (e *Engine) rateLimit(ctx context.Context, en *entry, uses []keyward.RateLi
 	if err != nil {
 		return "", spent{}, err
 	}
-	// Up to a few limits, the usual case, fit on the stack.
+	// Up to a few limits, the usual case, fit on the stack; reqs escapes
+	// into the limiter and is sized once in each branch.
 	var appliedBuf [4]*limit
-	var costBuf [4]int64
-	applied, costs := appliedBuf[:0], costBuf[:0]
+	applied := appliedBuf[:0]
+	var reqs []ratelimit.Request
+	add := func(l *limit, cost int64) {
+		applied = append(applied, l)
+		reqs = append(reqs, ratelimit.Request{Key: l.counter, Limit: l.Limit, Window: time.Duration(l.Window) * time.Second, Cost: cost})
+	}
 	if uses == nil {
 		if len(en.limits)+len(owner) == 0 {
 			return keyward.CodeValid, spent{}, nil
 		}
+		reqs = make([]ratelimit.Request, 0, len(en.limits)+len(owner))
 		for i := range en.limits {
-			applied = append(applied, &en.limits[i])
+			add(&en.limits[i], 1)
 		}
 		for i := range owner {
 			if findLimit(en.limits, owner[i].Name) == nil {
-				applied = append(applied, &owner[i])
+				add(&owner[i], 1)
 			}
 		}
 	} else {
+		reqs = make([]ratelimit.Request, 0, len(uses))
 		for i, u := range uses {
 			l := findLimit(en.limits, u.Name)
 			if l == nil {
@@ -144,14 +151,7 @@ func (e *Engine) rateLimit(ctx context.Context, en *entry, uses []keyward.RateLi
 			if u.Cost != nil {
 				c = *u.Cost
 			}
-			applied, costs = append(applied, l), append(costs, c)
-		}
-	}
-	reqs := make([]ratelimit.Request, len(applied))
-	for i, l := range applied {
-		reqs[i] = ratelimit.Request{Key: l.counter, Limit: l.Limit, Window: time.Duration(l.Window) * time.Second, Cost: 1}
-		if uses != nil {
-			reqs[i].Cost = costs[i]
+			add(l, c)
 		}
 	}
 	out, err := e.limiter.Allow(ctx, now, reqs)

@@ -58,21 +58,17 @@ func (e *Engine) count(en *entry, now time.Time, code string) {
 	i := codeIndex(code)
 	e.verifications[i].Inc()
 	ck := countKey{en: en, minute: now.Truncate(time.Minute).Unix(), code: i}
-	e.countsMu.Lock()
+	e.pendingMu.Lock()
 	e.counts[ck]++
-	e.countsMu.Unlock()
+	e.pendingMu.Unlock()
 }
 
-func (e *Engine) flushCounts(ctx context.Context) {
-	e.countsMu.Lock()
-	if len(e.counts) == 0 {
-		e.countsMu.Unlock()
+// flushCounts writes pending, swapped out of e.counts (nil for none), and
+// merges it back when the store fails.
+func (e *Engine) flushCounts(ctx context.Context, pending map[countKey]int64) {
+	if len(pending) == 0 {
 		return
 	}
-	pending := e.counts
-	e.counts = make(map[countKey]int64, len(pending))
-	e.countsMu.Unlock()
-
 	counts := make([]keyward.UsageCount, 0, len(pending))
 	for k, n := range pending {
 		counts = append(counts, keyward.UsageCount{
@@ -81,10 +77,10 @@ func (e *Engine) flushCounts(ctx context.Context) {
 	}
 	if err := e.store.AddUsage(ctx, counts); err != nil {
 		e.logger.Error("write usage counts", "counts", len(counts), "err", err)
-		e.countsMu.Lock()
+		e.pendingMu.Lock()
 		for k, n := range pending {
 			e.counts[k] += n
 		}
-		e.countsMu.Unlock()
+		e.pendingMu.Unlock()
 	}
 }

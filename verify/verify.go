@@ -106,11 +106,11 @@ type Engine struct {
 	// flushMu runs one flush at a time, so that Flush waits for a
 	// background flush that has taken the pending records.
 	flushMu sync.Mutex
-	usageMu sync.Mutex
-	usage   map[string]keyward.KeyUse
-
-	countsMu sync.Mutex
-	counts   map[countKey]int64
+	// pendingMu guards the records that wait for the writer, so that a
+	// flush takes them all in one critical section.
+	pendingMu sync.Mutex
+	usage     map[string]keyward.KeyUse
+	counts    map[countKey]int64
 
 	verifications []prometheus.Counter
 
@@ -452,11 +452,11 @@ func (e *Engine) recordUse(k *keyward.Key, at time.Time, ip netip.Addr, userAgen
 }
 
 func (e *Engine) mergeUse(use keyward.KeyUse) {
-	e.usageMu.Lock()
+	e.pendingMu.Lock()
 	if prev, ok := e.usage[use.KeyID]; !ok || !use.At.Before(prev.At) {
 		e.usage[use.KeyID] = use
 	}
-	e.usageMu.Unlock()
+	e.pendingMu.Unlock()
 }
 
 func (e *Engine) writeBehind() {
@@ -498,20 +498,28 @@ func (e *Engine) Refill(ctx context.Context) error {
 func (e *Engine) Flush(ctx context.Context) {
 	e.flushMu.Lock()
 	defer e.flushMu.Unlock()
-	e.flushUses(ctx)
-	e.flushCounts(ctx)
+	// A map is taken only when swapped out: an empty one stays shared
+	// with the verifications that fill it.
+	var uses map[string]keyward.KeyUse
+	var counts map[countKey]int64
+	e.pendingMu.Lock()
+	if len(e.usage) > 0 {
+		uses, e.usage = e.usage, make(map[string]keyward.KeyUse, len(e.usage))
+	}
+	if len(e.counts) > 0 {
+		counts, e.counts = e.counts, make(map[countKey]int64, len(e.counts))
+	}
+	e.pendingMu.Unlock()
+	e.flushUses(ctx, uses)
+	e.flushCounts(ctx, counts)
 }
 
-func (e *Engine) flushUses(ctx context.Context) {
-	e.usageMu.Lock()
-	if len(e.usage) == 0 {
-		e.usageMu.Unlock()
+// flushUses writes pending, swapped out of e.usage (nil for none), and
+// merges it back when the store fails.
+func (e *Engine) flushUses(ctx context.Context, pending map[string]keyward.KeyUse) {
+	if len(pending) == 0 {
 		return
 	}
-	pending := e.usage
-	e.usage = make(map[string]keyward.KeyUse, len(pending))
-	e.usageMu.Unlock()
-
 	uses := make([]keyward.KeyUse, 0, len(pending))
 	for _, u := range pending {
 		uses = append(uses, u)
