@@ -83,3 +83,24 @@ func checkLockOut(ctx context.Context, ips []string) error {
 	return keyward.Invalid(keyward.FieldError{Field: "allowed_ips",
 		Message: fmt.Sprintf("would lock out the calling key: %s is outside every range", ip)})
 }
+
+// ResetOrgPolicy puts the named org's policy back to the defaults, for
+// `keyward org policy reset`: the way back from an IP allowlist that no
+// longer admits any admin. It takes no principal because that command opens
+// the store directly, and whoever can do so can change the database
+// anyway. The reset is audited with no actor key. Returns ENOTFOUND for an
+// unknown org.
+func (s *Service) ResetOrgPolicy(ctx context.Context, orgName string) (*keyward.Organization, error) {
+	org, err := s.store.FindOrgByName(ctx, orgName)
+	if err != nil {
+		return nil, err
+	}
+	defer s.engine.InvalidateOrg(org.ID)
+	pol := keyward.DefaultOrgPolicy()
+	ev := s.event(ctx, &keyward.Principal{OrgID: org.ID}, keyward.ActionOrgPolicyUpdate, "organization", org.ID,
+		map[string]any{"reset": true, "policy": pol})
+	if err := s.store.UpdateOrgPolicy(ctx, org.ID, pol, ev); err != nil {
+		return nil, err
+	}
+	return org, nil
+}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"keyward"
 )
 
 // printedKey matches a key with the default prefix in printed text.
@@ -219,5 +221,40 @@ func TestServeCommand(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), keys[0]) {
 		t.Errorf("serve's log holds the root key")
+	}
+}
+
+// An org whose IP allowlist admits no admin any more gets its policy back
+// from `keyward org policy reset`, which needs the data dir, not a key.
+func TestOrgPolicyReset(t *testing.T) {
+	clock := newTestClock()
+	ts := runTestServer(t, withClock(clock))
+	me := mustDo(t, http.StatusOK, http.MethodGet, ts.URL+"/v1/whoami", ts.RootKey, nil)
+	// The API refuses a list that leaves out its caller; a call from inside
+	// the process has no address to check, so it can lock the org out.
+	ctx := keyward.NewContextWithPrincipal(context.Background(),
+		&keyward.Principal{OrgID: str(me, "org_id"), KeyID: str(me, "id"), Permissions: []string{keyward.PermRoot}})
+	if _, err := ts.Service.UpdateOrgPolicy(ctx, keyward.OrgPolicyUpdate{AllowedIPs: []string{"10.0.0.0/8"}}); err != nil {
+		t.Fatal(err)
+	}
+	mustDo(t, http.StatusForbidden, http.MethodGet, ts.URL+"/v1/whoami", ts.RootKey, nil)
+
+	var stdout, stderr bytes.Buffer
+	if code := Run(context.Background(), []string{"org", "policy", "reset", "--data-dir", ts.DataDir}, &stdout, &stderr); code != 0 {
+		t.Fatalf("org policy reset: exit code %d, want 0; stderr: %s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), `"default"`) {
+		t.Errorf("org policy reset printed %q, want the org named", stdout.String())
+	}
+	// The running server reads the policy again within its cache TTL.
+	clock.Advance(2 * time.Minute)
+	mustDo(t, http.StatusOK, http.MethodGet, ts.URL+"/v1/whoami", ts.RootKey, nil)
+	events := auditEvents(t, ts, ts.RootKey)
+	if len(events) == 0 || str(events[0], "action") != keyward.ActionOrgPolicyUpdate || str(events[0], "actor_key_id") != "" {
+		t.Errorf("newest audit event: got %v, want an org.policy.update without an actor key", events[0])
+	}
+
+	if code := Run(context.Background(), []string{"org", "policy", "reset", "--data-dir", ts.DataDir, "--org", "nope"}, &stdout, &stderr); code == 0 {
+		t.Error("reset of an unknown org: exit code 0, want an error")
 	}
 }

@@ -10,7 +10,12 @@
 //
 //	keyward init --org NAME --json
 //
-// serve and init take --data-dir (KEYWARD_DATA_DIR) and --pepper
+// When an org's IP allowlist admits no admin any more, reset its policy by
+// opening the database directly (no key needed):
+//
+//	keyward org policy reset --org NAME [--data-dir keyward-data]
+//
+// serve, init and org policy reset take --data-dir (KEYWARD_DATA_DIR) and --pepper
 // (KEYWARD_PEPPER: a server secret that makes stored hashes HMAC-SHA-256;
 // changing it invalidates every key); serve also takes --addr
 // (KEYWARD_ADDR), --log-format text|json (KEYWARD_LOG_FORMAT),
@@ -36,8 +41,8 @@
 //	keyward audit
 //	keyward whoami
 //
-// Rate limits are written NAME:LIMIT:WINDOW, at most LIMIT verifications per
-// WINDOW (seconds or a span such as 1m, 1h, 1d), as in
+// Rate limits are written NAME:LIMIT:WINDOW, a burst of LIMIT verifications
+// refilled at LIMIT per WINDOW (seconds or a span such as 1m, 1h, 1d), as in
 // `keys create --rate-limit default:100:1m`; limits set on an owner with
 // `owners set` are shared by all of its keys, and a key's own limit of the
 // same name wins. Credits are a balance that each valid verification

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"strconv"
 
 	"keyward"
@@ -14,8 +16,36 @@ type OrgCmd struct {
 
 // OrgPolicyCmd groups the org policy calls.
 type OrgPolicyCmd struct {
-	Get OrgPolicyGetCmd `cmd:"" help:"Show the org's key policy."`
-	Set OrgPolicySetCmd `cmd:"" help:"Replace the org's key policy; flags not given take their defaults."`
+	Get   OrgPolicyGetCmd   `cmd:"" help:"Show the org's key policy."`
+	Set   OrgPolicySetCmd   `cmd:"" help:"Replace the org's key policy; flags not given take their defaults."`
+	Reset OrgPolicyResetCmd `cmd:"" help:"Put an org's key policy back to the defaults by opening the database directly, without a key."`
+}
+
+// OrgPolicyResetCmd is `keyward org policy reset`: the way back when an IP
+// allowlist admits no admin any more. It opens the store like `init`, so it
+// needs the data dir, not a key.
+type OrgPolicyResetCmd struct {
+	StoreFlags
+	Org string `name:"org" default:"default" help:"Name of the organization whose policy to reset."`
+}
+
+// Run resets the policy. A running server keeps its cached policy for at
+// most its --cache-ttl.
+func (cmd *OrgPolicyResetCmd) Run(ctx context.Context, g *Globals) error {
+	m := NewMain()
+	m.Config.DataDir, m.Config.Pepper = cmd.DataDir, cmd.Pepper
+	m.Config.Logger = newLogger(io.Discard, "text")
+	if err := m.open(); err != nil {
+		m.Close()
+		return err
+	}
+	defer m.Close()
+	org, err := m.Service.ResetOrgPolicy(ctx, cmd.Org)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(g.Stdout, "Reset the key policy of organization %q (%s) to the defaults.\n", org.Name, org.ID)
+	return err
 }
 
 // OrgPolicyGetCmd is `keyward org policy get`.
