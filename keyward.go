@@ -38,7 +38,11 @@ const (
 // method but FindKeyByHash, CountOrgs and FindOrgByName is scoped by org: an
 // id of another org answers ENOTFOUND exactly like a missing one. Writes that
 // take an *AuditEvent insert it in the same transaction, so a change and its
-// audit row land together or not at all.
+// audit row land together or not at all. A backend may run a write
+// transaction again after a serialization failure or deadlock, so the
+// callbacks of UpdateKey, RotateKey and DeleteServiceAccount may run more
+// than once, each time on a freshly read record, and must depend on nothing
+// else they changed.
 type Store interface {
 	// CountOrgs returns how many organizations exist.
 	CountOrgs(ctx context.Context) (int, error)

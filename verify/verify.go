@@ -102,6 +102,11 @@ type Engine struct {
 
 	orgs   sync.Map // org id → *orgEntry
 	orgGen atomic.Uint64
+	// epoch counts InvalidateAll calls. An entry remembers the epoch its
+	// load began in and is not served in a later one: otter does not
+	// promise that InvalidateAll discards a load in flight, which may
+	// have read the store before a change that the feed missed.
+	epoch atomic.Uint64
 
 	// flushMu runs one flush at a time, so that Flush waits for a
 	// background flush that has taken the pending records.
@@ -127,6 +132,7 @@ type entry struct {
 	key    *keyward.Key
 	nets   []netip.Prefix
 	limits []limit
+	epoch  uint64
 	// org is the org policy this key last used; see Engine.org.
 	org atomic.Pointer[orgEntry]
 }
@@ -227,9 +233,37 @@ func (e *Engine) Invalidate(hash []byte) {
 	e.negative.Invalidate([32]byte(hash))
 }
 
+// Apply drops from the caches what c names. It is the change feed's
+// callback (keyward.ChangeFeed), through which this node hears of the
+// writes of every node.
+func (e *Engine) Apply(c keyward.Change) {
+	switch c.Kind {
+	case keyward.ChangeKey:
+		e.Invalidate(c.KeyHash)
+	case keyward.ChangeOwner:
+		e.InvalidateOwner(c.OrgID, c.OwnerID)
+	case keyward.ChangePolicy:
+		e.InvalidateOrg(c.OrgID)
+	default:
+		e.InvalidateAll()
+	}
+}
+
+// InvalidateAll drops every cached key, unknown hash, owner and policy, for
+// when this node may have missed changes.
+func (e *Engine) InvalidateAll() {
+	e.epoch.Add(1)
+	e.cache.InvalidateAll()
+	e.negative.InvalidateAll()
+	e.owners.InvalidateAll()
+	e.orgGen.Add(1)
+	e.orgs.Clear()
+}
+
 // load reads a hash from the store for the cache; otter merges concurrent
 // loads of one hash into one store read.
 func (e *Engine) load(ctx context.Context, hash [32]byte) (*entry, error) {
+	epoch := e.epoch.Load()
 	k, err := e.store.FindKeyByHash(ctx, hash[:])
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
 		return nil, otter.ErrNotFound
@@ -237,7 +271,7 @@ func (e *Engine) load(ctx context.Context, hash [32]byte) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &entry{key: k, nets: parseNets(k.AllowedIPs), limits: keyLimits(k)}, nil
+	return &entry{key: k, nets: parseNets(k.AllowedIPs), limits: keyLimits(k), epoch: epoch}, nil
 }
 
 // parseNets parses allowed IP ranges. Stored ranges were validated on
@@ -265,9 +299,19 @@ func (e *Engine) lookup(ctx context.Context, secret string) (*entry, error) {
 	if _, ok := e.negative.GetIfPresent(hash); ok {
 		return nil, nil
 	}
+	epoch := e.epoch.Load()
 	en, err := e.cache.Get(ctx, hash, e.loader)
+	for err == nil && en.epoch != e.epoch.Load() {
+		// Loaded before an InvalidateAll: read it again.
+		e.cache.Invalidate(hash)
+		epoch = e.epoch.Load()
+		en, err = e.cache.Get(ctx, hash, e.loader)
+	}
 	if errors.Is(err, otter.ErrNotFound) {
-		e.negative.Set(hash, struct{}{})
+		// Remembered only when no InvalidateAll came during the load.
+		if e.epoch.Load() == epoch {
+			e.negative.Set(hash, struct{}{})
+		}
 		return nil, nil
 	}
 	return en, err

@@ -417,3 +417,108 @@ func TestLastUseCleansUserAgentAndKeepsManagementAgent(t *testing.T) {
 		t.Errorf("after a management call the agent is %q, want the request's", got.LastUsedUserAgent)
 	}
 }
+
+// TestApplyDropsWhatAChangeNames checks the change feed's callback: each
+// kind of change drops exactly what it names, and ChangeAll everything,
+// unknown hashes included.
+func TestApplyDropsWhatAChangeNames(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	revoke := func(k *keyward.Key) {
+		t.Helper()
+		if _, err := f.store.UpdateKey(ctx, f.org.ID, k.ID, func(k *keyward.Key) error {
+			k.RevokedAt = &f.now
+			return nil
+		}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(step, secret, want string) {
+		t.Helper()
+		if got := f.verify(t, secret, "10.0.0.1", "").Code; got != want {
+			t.Errorf("%s: got %s, want %s", step, got, want)
+		}
+	}
+	a, secretA := f.createKey(t, nil)
+	b, secretB := f.createKey(t, nil)
+	check("a cached", secretA, keyward.CodeValid)
+	check("b cached", secretB, keyward.CodeValid)
+	revoke(a)
+	revoke(b)
+
+	f.engine.Apply(keyward.Change{Kind: keyward.ChangeKey, OrgID: f.org.ID, KeyHash: a.Hash})
+	check("a after its change", secretA, keyward.CodeRevoked)
+	check("b after a's change", secretB, keyward.CodeValid)
+
+	// An unknown hash is remembered; a key created with it later (by
+	// another node, unheard) shows after ChangeAll.
+	late, lateSecret := f.newKey(t, nil)
+	check("unknown", lateSecret, keyward.CodeNotFound)
+	if err := f.store.CreateKey(ctx, late, nil); err != nil {
+		t.Fatal(err)
+	}
+	check("created unheard", lateSecret, keyward.CodeNotFound)
+
+	f.engine.Apply(keyward.Change{Kind: keyward.ChangeAll})
+	check("b after ChangeAll", secretB, keyward.CodeRevoked)
+	check("created, after ChangeAll", lateSecret, keyward.CodeValid)
+
+	p := keyward.DefaultOrgPolicy()
+	p.AllowedIPs = []string{"192.0.2.0/24"}
+	if err := f.store.UpdateOrgPolicy(ctx, f.org.ID, p, nil); err != nil {
+		t.Fatal(err)
+	}
+	check("policy cached", lateSecret, keyward.CodeValid)
+	f.engine.Apply(keyward.Change{Kind: keyward.ChangePolicy, OrgID: f.org.ID})
+	check("after the policy change", lateSecret, keyward.CodeIPNotAllowed)
+}
+
+// epochStore holds FindKeyByHash until released, to put a change between a
+// load's read and its return.
+type epochStore struct {
+	keyward.Store
+	reading chan struct{}
+	release chan struct{}
+}
+
+func (s *epochStore) FindKeyByHash(ctx context.Context, hash []byte) (*keyward.Key, error) {
+	k, err := s.Store.FindKeyByHash(ctx, hash)
+	if s.reading != nil {
+		s.reading <- struct{}{}
+		<-s.release
+		s.reading = nil
+	}
+	return k, err
+}
+
+// TestChangeAllDiscardsLoadInFlight checks that a record read before a
+// ChangeAll is not served after it: the read may predate the change that
+// the feed missed.
+func TestChangeAllDiscardsLoadInFlight(t *testing.T) {
+	f := newFixture(t)
+	k, secret := f.createKey(t, nil)
+	es := &epochStore{Store: f.store, reading: make(chan struct{}), release: make(chan struct{})}
+	engine := verify.New(verify.Config{Store: es, Hasher: f.hasher, Now: func() time.Time { return f.now }, FlushInterval: time.Hour, RefillInterval: time.Hour})
+	t.Cleanup(func() { engine.Close() })
+
+	done := make(chan *keyward.VerifyResult)
+	go func() {
+		res, err := engine.Verify(context.Background(), f.org.ID, verify.Input{Secret: secret})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	<-es.reading // the VALID record is read
+	if _, err := f.store.UpdateKey(context.Background(), f.org.ID, k.ID, func(k *keyward.Key) error {
+		k.RevokedAt = &f.now
+		return nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	engine.Apply(keyward.Change{Kind: keyward.ChangeAll})
+	close(es.release)
+	if res := <-done; res.Code != keyward.CodeRevoked {
+		t.Errorf("verify whose load spanned a ChangeAll: got %s, want REVOKED", res.Code)
+	}
+}
