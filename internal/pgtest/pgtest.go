@@ -1,0 +1,124 @@
+// Package pgtest gives tests throwaway PostgreSQL databases and schemas on
+// the server that KEYWARD_TEST_POSTGRES names. Tests that use it skip,
+// saying so, when the variable is unset; CI sets it.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// EnvVar names the variable that holds the URL of a database on the test
+// server, such as
+// postgres://postgres@127.0.0.1:5432/test?sslmode=disable. Its user must
+// be allowed to create databases.
+const EnvVar = "KEYWARD_TEST_POSTGRES"
+
+// timeout bounds each statement that creates or drops a database or a
+// schema.
+const timeout = 30 * time.Second
+
+// serverURL returns the value of EnvVar, and skips tb when it is unset.
+func serverURL(tb testing.TB) string {
+	tb.Helper()
+	u := os.Getenv(EnvVar)
+	if u == "" {
+		tb.Skipf("%s is not set: the PostgreSQL tests need a server", EnvVar)
+	}
+	return u
+}
+
+// NewDatabase returns the URL of a fresh database on the server of
+// EnvVar, dropped when tb ends, and skips tb when EnvVar is unset.
+func NewDatabase(tb testing.TB) string {
+	tb.Helper()
+	u, drop, err := CreateDatabase(serverURL(tb))
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := drop(); err != nil {
+			tb.Errorf("pgtest: %v", err)
+		}
+	})
+	return u
+}
+
+// CreateDatabase creates a database named keyward_test_<random> on the
+// server of baseURL, a URL, and returns its URL and a function that drops
+// it, closing any session still connected. It is NewDatabase for TestMain,
+// which has no testing.TB.
+func CreateDatabase(baseURL string) (dbURL string, drop func() error, err error) {
+	name := "keyward_test_" + strings.ToLower(rand.Text()[:12])
+	dbURL, err = withPath(baseURL, name)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := exec(baseURL, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", nil, err
+	}
+	drop = func() error {
+		return exec(baseURL, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	}
+	return dbURL, drop, nil
+}
+
+// NewSchema creates a schema named s_<random> in the database of
+// databaseURL and returns that URL with the schema as its search_path, so
+// that whatever connects through it works in the schema alone. The schema
+// and everything in it are dropped when tb ends.
+func NewSchema(tb testing.TB, databaseURL string) string {
+	tb.Helper()
+	name := "s_" + strings.ToLower(rand.Text()[:12])
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		// url.Error quotes the URL, which may hold a password.
+		tb.Fatalf("pgtest: database URL does not parse")
+	}
+	q := u.Query()
+	q.Set("search_path", name)
+	u.RawQuery = q.Encode()
+	if err := exec(databaseURL, "CREATE SCHEMA "+pgx.Identifier{name}.Sanitize()); err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := exec(databaseURL, "DROP SCHEMA "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
+			tb.Errorf("pgtest: %v", err)
+		}
+	})
+	return u.String()
+}
+
+// withPath returns rawURL naming database name instead of its own.
+func withPath(rawURL, name string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme == "" {
+		return "", fmt.Errorf("%s must be a postgres:// URL", EnvVar)
+	}
+	u.Path = "/" + name
+	u.RawPath = ""
+	return u.String(), nil
+}
+
+// exec runs sql on a connection of its own to the database of dbURL.
+func exec(dbURL, sql string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("%s: %w", sql, err)
+	}
+	return nil
+}

@@ -1,0 +1,373 @@
+package postgres_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"keyward"
+	"keyward/postgres"
+	"keyward/storetest"
+)
+
+// feedWait bounds the wait for a change or a state of the feed; notices
+// and reconnects take milliseconds.
+const feedWait = 5 * time.Second
+
+func TestChangeFeed(t *testing.T) {
+	storetest.RunChangeFeed(t, func(t *testing.T) (keyward.Store, keyward.Store) {
+		u := newSchema(t)
+		return mustOpen(t, u), mustOpen(t, u)
+	})
+}
+
+// startListen runs db.Listen until the test ends and returns the changes
+// it hears.
+func startListen(t *testing.T, db *postgres.DB) <-chan keyward.Change {
+	t.Helper()
+	changes := make(chan keyward.Change, 100)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- db.Listen(ctx, func(c keyward.Change) { changes <- c })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("Listen() = %v, want context.Canceled", err)
+			}
+		case <-time.After(feedWait):
+			t.Errorf("Listen did not return within %v of its context's end", feedWait)
+		}
+	})
+	return changes
+}
+
+func nextChange(t *testing.T, changes <-chan keyward.Change) keyward.Change {
+	t.Helper()
+	select {
+	case c := <-changes:
+		return c
+	case <-time.After(feedWait):
+		t.Fatalf("no change heard within %v", feedWait)
+		return keyward.Change{}
+	}
+}
+
+func wantChange(t *testing.T, changes <-chan keyward.Change, want keyward.Change) {
+	t.Helper()
+	if got := nextChange(t, changes); got.Kind != want.Kind || got.OrgID != want.OrgID || got.OwnerID != want.OwnerID || !bytes.Equal(got.KeyHash, want.KeyHash) {
+		t.Errorf("change = %+v, want %+v", got, want)
+	}
+}
+
+// waitListening polls db.Listening until it reports want. The feed is
+// down for at least its first retry delay (100 ms) after a lost
+// connection, so a poll every 2 ms sees it.
+func waitListening(t *testing.T, db *postgres.DB, want bool) {
+	t.Helper()
+	deadline := time.Now().Add(feedWait)
+	for db.Listening() != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("Listening() = %v for %v, want %v", !want, feedWait, want)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// createOrg creates an org with its root key in db.
+func createOrg(t *testing.T, db *postgres.DB) (*keyward.Organization, *keyward.Key) {
+	t.Helper()
+	org, root, ev := newOrg("acme")
+	if err := db.CreateOrg(t.Context(), org, root, ev); err != nil {
+		t.Fatalf("CreateOrg: %v", err)
+	}
+	return org, root
+}
+
+// revoke revokes k in db.
+func revoke(t *testing.T, db *postgres.DB, k *keyward.Key) {
+	t.Helper()
+	if _, err := db.UpdateKey(t.Context(), k.OrgID, k.ID, func(cur *keyward.Key) error {
+		cur.RevokedAt = new(now())
+		return nil
+	}, nil); err != nil {
+		t.Fatalf("UpdateKey: %v", err)
+	}
+}
+
+func keyChange(k *keyward.Key) keyward.Change {
+	return keyward.Change{Kind: keyward.ChangeKey, OrgID: k.OrgID, KeyHash: k.Hash}
+}
+
+var changeAll = keyward.Change{Kind: keyward.ChangeAll}
+
+// TestListenTerminated terminates the listener's session, which an
+// operator finds by its application_name: the feed goes down, comes back
+// with a ChangeAll, and hears what is committed after.
+func TestListenTerminated(t *testing.T) {
+	name := "feedtest-" + strings.ToLower(rand.Text()[:8])
+	db := mustOpen(t, withParam(t, newSchema(t), "application_name", name))
+	_, root := createOrg(t, db)
+	changes := startListen(t, db)
+	wantChange(t, changes, changeAll)
+
+	var killed int
+	if err := connect(t, testDB).QueryRow(t.Context(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`,
+		name+"/listener").Scan(&killed); err != nil {
+		t.Fatalf("terminate: %v", err)
+	}
+	if killed != 1 {
+		t.Fatalf("terminated %d sessions named %q, want 1", killed, name+"/listener")
+	}
+	waitListening(t, db, false)
+	wantChange(t, changes, changeAll)
+	if !db.Listening() {
+		t.Errorf("Listening() = false after the ChangeAll of the reconnect")
+	}
+	revoke(t, db, root)
+	wantChange(t, changes, keyChange(root))
+}
+
+// TestListenOutage cuts the network to the server for a while: the feed
+// retries, logs the outage once however many attempts fail and its end
+// once, without the URL, and then hears what is committed after.
+func TestListenOutage(t *testing.T) {
+	p, u := startProxy(t, newSchema(t))
+	db := mustOpen(t, u)
+	var logs lockedBuffer
+	db.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	_, root := createOrg(t, db)
+	changes := startListen(t, db)
+	wantChange(t, changes, changeAll)
+
+	p.setDown(true)
+	waitListening(t, db, false)
+	// Long enough for attempts at 100, 300 and 700 ms.
+	time.Sleep(time.Second)
+	if n := p.refusedCount(); n < 2 {
+		t.Errorf("%d attempts to reconnect during the outage, want at least 2", n)
+	}
+	p.setDown(false)
+	wantChange(t, changes, changeAll)
+	revoke(t, db, root)
+	wantChange(t, changes, keyChange(root))
+
+	out := logs.String()
+	if n := strings.Count(out, "level=WARN"); n != 1 {
+		t.Errorf("%d warnings for one outage, want 1:\n%s", n, out)
+	}
+	if n := strings.Count(out, "level=INFO"); n != 1 {
+		t.Errorf("%d infos for one recovery, want 1:\n%s", n, out)
+	}
+	parsed, err := url.Parse(u)
+	if err != nil {
+		t.Fatalf("parse URL: %v", err)
+	}
+	if password, ok := parsed.User.Password(); strings.Contains(out, "://") || ok && strings.Contains(out, password) {
+		t.Errorf("logs hold the URL:\n%s", out)
+	}
+}
+
+// TestListenStops checks that Listen returns its context's error promptly
+// however it waits.
+func TestListenStops(t *testing.T) {
+	tests := []struct {
+		name string
+		// deadline ends the context at a deadline rather than by cancel.
+		deadline bool
+		// down cuts the network first, so that Listen waits to retry.
+		down bool
+		want error
+	}{
+		{"cancelled while listening", false, false, context.Canceled},
+		{"deadline while listening", true, false, context.DeadlineExceeded},
+		{"cancelled while retrying", false, true, context.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, u := startProxy(t, newSchema(t))
+			db := mustOpen(t, u)
+			ctx, cancel := context.WithCancel(context.Background())
+			if tt.deadline {
+				ctx, cancel = context.WithTimeout(context.Background(), time.Second)
+			}
+			defer cancel()
+			heard := make(chan keyward.Change, 10)
+			done := make(chan error, 1)
+			go func() { done <- db.Listen(ctx, func(c keyward.Change) { heard <- c }) }()
+			wantChange(t, heard, changeAll)
+			if tt.down {
+				p.setDown(true)
+				waitListening(t, db, false)
+			}
+			if tt.deadline {
+				<-ctx.Done()
+			}
+			end := time.Now()
+			cancel()
+			select {
+			case err := <-done:
+				if !errors.Is(err, tt.want) {
+					t.Errorf("Listen() = %v, want %v", err, tt.want)
+				}
+				if d := time.Since(end); d > time.Second {
+					t.Errorf("Listen returned %v after its context ended, want at most 1 s", d)
+				}
+			case <-time.After(feedWait):
+				t.Fatalf("Listen did not return within %v of its context's end", feedWait)
+			}
+			if db.Listening() {
+				t.Errorf("Listening() = true after Listen returned")
+			}
+		})
+	}
+}
+
+// TestListenOtherSchema checks that a store does not hear the writes of a
+// store in another schema of the same database: each drops its own
+// caches only.
+func TestListenOtherSchema(t *testing.T) {
+	db := mustOpen(t, newSchema(t))
+	other := mustOpen(t, newSchema(t))
+	_, root := createOrg(t, db)
+	_, otherRoot := createOrg(t, other)
+	changes := startListen(t, db)
+	wantChange(t, changes, changeAll)
+	revoke(t, other, otherRoot)
+	// Notices arrive in commit order, so the first one heard after the
+	// other store's write shows whether that write was heard.
+	revoke(t, db, root)
+	wantChange(t, changes, keyChange(root))
+}
+
+// TestListenBadInput needs no server.
+func TestListenBadInput(t *testing.T) {
+	apply := func(keyward.Change) {}
+	if err := postgres.NewDB("postgres://127.0.0.1:1/none").Listen(t.Context(), apply); err == nil {
+		t.Errorf("Listen() before Open = nil, want an error")
+	}
+	if err := postgres.NewDB("postgres://127.0.0.1:1/none").Listen(t.Context(), nil); err == nil {
+		t.Errorf("Listen(nil) = nil, want an error")
+	}
+}
+
+// proxy forwards TCP connections to the test server. Down, it cuts the
+// connections it holds and closes new ones at once, as a network outage
+// or a server restart does.
+type proxy struct {
+	ln     net.Listener
+	target string
+
+	mu      sync.Mutex
+	down    bool
+	conns   []net.Conn
+	refused int
+}
+
+// startProxy starts a proxy to the server of rawURL, stopped when t ends,
+// and returns it with rawURL through it.
+func startProxy(t *testing.T, rawURL string) (*proxy, string) {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatalf("parse URL: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	p := &proxy{ln: ln, target: u.Host}
+	go p.serve()
+	t.Cleanup(func() {
+		ln.Close()
+		p.setDown(true)
+	})
+	u.Host = ln.Addr().String()
+	return p, u.String()
+}
+
+func (p *proxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.accept(c)
+	}
+}
+
+// accept holds the lock while it dials, so that a cut cannot miss a
+// connection being set up.
+func (p *proxy) accept(c net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.down {
+		p.refused++
+		c.Close()
+		return
+	}
+	s, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.conns = append(p.conns, c, s)
+	go pipe(s, c)
+	go pipe(c, s)
+}
+
+// pipe copies src to dst, and closes dst when src ends, which ends the
+// copy the other way.
+func pipe(dst, src net.Conn) {
+	io.Copy(dst, src)
+	dst.Close()
+}
+
+func (p *proxy) setDown(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = down
+	if down {
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.conns = nil
+	}
+}
+
+func (p *proxy) refusedCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.refused
+}
+
+// lockedBuffer is a buffer that the feed's goroutine writes while the test
+// reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
