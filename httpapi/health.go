@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"context"
 	_ "embed"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"keyward"
 )
@@ -26,19 +28,92 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, status{Status: "ok"})
 }
 
-// handleReadyz answers whether the node can serve traffic. The reason it
-// cannot is logged, not answered: it may describe internals.
+// Check is one dependency that /readyz reports on.
+type Check struct {
+	// Name names the dependency in the answer, such as "database".
+	Name string
+	// Check returns nil while the dependency answers. It bounds its own
+	// wait: a load balancer gives up on a probe after a few seconds.
+	Check func(context.Context) error
+	// Optional marks a dependency the server has a fallback for. While it
+	// fails, /readyz still answers 200, with status "degraded": a shared
+	// dependency that fails fails on every node at once, and taking every
+	// node out of the load balancer's pool would stop the whole service
+	// when each node could go on serving without it.
+	Optional bool
+}
+
+// The states of a readiness answer, and of each check in it.
+const (
+	readyOK       = "ok"
+	readyDegraded = "degraded"
+	// checkFailed is what a failing check answers. Its error is logged
+	// instead: it may describe internals (addresses, users).
+	checkFailed = "unreachable"
+)
+
+// readiness is the body of a /readyz answer of 200.
+type readiness struct {
+	Status string            `json:"status"`
+	Checks map[string]string `json:"checks"`
+}
+
+// notReady is the body of a /readyz answer of 503: the usual problem
+// document, so that clients read it like any error, plus the checks.
+type notReady struct {
+	problem
+	Checks map[string]string `json:"checks"`
+}
+
+// handleReadyz answers whether the node can serve traffic, with the state
+// of each dependency: 503 while a required one fails, 200 otherwise, with
+// status "degraded" while an optional one fails. The checks run at once,
+// on every request, so readiness recovers as soon as they pass again.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
-	if s.Ready != nil {
-		if err := s.Ready(r.Context()); err != nil {
-			s.logger().LogAttrs(r.Context(), slog.LevelWarn, "not ready",
-				slog.String("request_id", keyward.RequestInfoFromContext(r.Context()).RequestID),
-				slog.String("error", err.Error()),
-			)
-			return keyward.Errorf(keyward.EUNAVAILABLE, "The server is not ready.")
-		}
+	ctx := r.Context()
+	errs := make([]error, len(s.Checks))
+	var wg sync.WaitGroup
+	for i, c := range s.Checks {
+		wg.Go(func() { errs[i] = c.Check(ctx) })
 	}
-	return writeJSON(w, http.StatusOK, status{Status: "ok"})
+	wg.Wait()
+
+	checks := make(map[string]string, len(s.Checks))
+	degraded, ready := false, true
+	for i, c := range s.Checks {
+		if errs[i] == nil {
+			checks[c.Name] = readyOK
+			continue
+		}
+		checks[c.Name] = checkFailed
+		degraded = true
+		ready = ready && c.Optional
+		s.logger().LogAttrs(ctx, slog.LevelWarn, "readiness check failed",
+			slog.String("request_id", keyward.RequestInfoFromContext(ctx).RequestID),
+			slog.String("check", c.Name),
+			slog.Bool("optional", c.Optional),
+			slog.String("error", errs[i].Error()),
+		)
+	}
+	if !ready {
+		const status = http.StatusServiceUnavailable
+		return writeBody(w, status, problemType, notReady{
+			problem: problem{
+				Type:      "about:blank",
+				Title:     http.StatusText(status),
+				Status:    status,
+				Detail:    "The server is not ready.",
+				Code:      keyward.EUNAVAILABLE,
+				RequestID: keyward.RequestInfoFromContext(ctx).RequestID,
+			},
+			Checks: checks,
+		})
+	}
+	body := readiness{Status: readyOK, Checks: checks}
+	if degraded {
+		body.Status = readyDegraded
+	}
+	return writeJSON(w, http.StatusOK, body)
 }
 
 // handleOpenAPI serves openapi.json with the mounts' documents merged in.

@@ -1,12 +1,20 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"keyward"
 )
@@ -21,34 +29,153 @@ func TestHealthz(t *testing.T) {
 	}
 }
 
+// errUnreachable is what a failing check returns: internals that the log
+// gets and the answer must not.
+var errUnreachable = errors.New("dial tcp 10.9.8.7:5432: connection refused")
+
+// check returns a readiness check that fails with errUnreachable unless ok.
+func check(name string, ok, optional bool) Check {
+	return Check{Name: name, Optional: optional, Check: func(context.Context) error {
+		if ok {
+			return nil
+		}
+		return errUnreachable
+	}}
+}
+
+// A required check that fails answers 503 with the usual problem members
+// and the checks; an optional one that fails answers 200 "degraded".
 func TestReadyz(t *testing.T) {
 	tests := []struct {
-		name   string
-		ready  func(context.Context) error
-		status int
+		name       string
+		checks     []Check
+		wantStatus int
+		wantReady  string // status member of a 200
+		wantChecks map[string]string
 	}{
-		{"no check", nil, http.StatusOK},
-		{"ready", func(context.Context) error { return nil }, http.StatusOK},
-		{"not ready", func(context.Context) error { return errors.New("dial tcp 10.9.8.7:5432: connection refused") }, http.StatusServiceUnavailable},
+		{"no checks", nil, http.StatusOK, "ok", map[string]string{}},
+		{"all pass", []Check{check("database", true, false), check("redis", true, true)},
+			http.StatusOK, "ok", map[string]string{"database": "ok", "redis": "ok"}},
+		{"optional fails", []Check{check("database", true, false), check("change_feed", true, false), check("redis", false, true)},
+			http.StatusOK, "degraded", map[string]string{"database": "ok", "change_feed": "ok", "redis": "unreachable"}},
+		{"required fails", []Check{check("database", true, false), check("change_feed", false, false), check("redis", true, true)},
+			http.StatusServiceUnavailable, "", map[string]string{"database": "ok", "change_feed": "unreachable", "redis": "ok"}},
+		{"required and optional fail", []Check{check("database", false, false), check("redis", false, true)},
+			http.StatusServiceUnavailable, "", map[string]string{"database": "unreachable", "redis": "unreachable"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := MustOpenServer(t)
-			s.Ready = tt.ready
+			s.Checks = tt.checks
 			res := s.do(t, http.MethodGet, "/readyz", "", header("Authorization", ""))
-			if tt.status == http.StatusOK {
-				wantStatus(t, res, http.StatusOK)
-				return
+			wantStatus(t, res, tt.wantStatus)
+			var gotChecks map[string]string
+			if tt.wantStatus == http.StatusOK {
+				got := decodeResponse[readiness](t, res)
+				if got.Status != tt.wantReady {
+					t.Errorf("status: got %q, want %q", got.Status, tt.wantReady)
+				}
+				gotChecks = got.Checks
+			} else {
+				got := decodeNotReady(t, res)
+				gotChecks = got.Checks
 			}
-			wantProblem(t, res, tt.status, keyward.EUNAVAILABLE)
+			if diff := cmp.Diff(tt.wantChecks, gotChecks); diff != "" {
+				t.Errorf("checks (-want +got):\n%s", diff)
+			}
 			if strings.Contains(string(res.body), "10.9.8.7") {
 				t.Errorf("body leaks the reason: %s", res.body)
 			}
 			s.Close()
-			if !strings.Contains(s.log.String(), "connection refused") {
-				t.Errorf("log lacks the reason:\n%s", s.log)
+			failing := slices.Contains(slices.Collect(maps.Values(tt.wantChecks)), checkFailed)
+			if got := strings.Contains(s.log.String(), "connection refused"); got != failing {
+				t.Errorf("log holds the reason: got %v, want %v; log:\n%s", got, failing, s.log)
 			}
 		})
+	}
+}
+
+// decodeNotReady decodes a 503 readiness answer: a problem document of
+// code unavailable, with the checks and no other member.
+func decodeNotReady(tb testing.TB, res response) notReady {
+	tb.Helper()
+	if ct := res.header.Get("Content-Type"); ct != problemType {
+		tb.Errorf("Content-Type: got %q, want %q", ct, problemType)
+	}
+	dec := json.NewDecoder(bytes.NewReader(res.body))
+	dec.DisallowUnknownFields()
+	var got notReady
+	if err := dec.Decode(&got); err != nil {
+		tb.Fatalf("decode %s: %v", res.body, err)
+	}
+	want := problem{Type: "about:blank", Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
+		Detail: "The server is not ready.", Code: keyward.EUNAVAILABLE, RequestID: res.header.Get("X-Request-Id")}
+	if diff := cmp.Diff(want, got.problem); diff != "" || want.RequestID == "" {
+		tb.Errorf("problem (-want +got):\n%s", diff)
+	}
+	return got
+}
+
+// Readiness is computed per request: a node whose dependency comes back is
+// ready again without anything else happening.
+func TestReadyzRecovers(t *testing.T) {
+	s := MustOpenServer(t)
+	var up atomic.Bool
+	s.Checks = []Check{{Name: "database", Check: func(context.Context) error {
+		if up.Load() {
+			return nil
+		}
+		return errUnreachable
+	}}}
+	wantStatus(t, s.do(t, http.MethodGet, "/readyz", ""), http.StatusServiceUnavailable)
+	up.Store(true)
+	wantStatus(t, s.do(t, http.MethodGet, "/readyz", ""), http.StatusOK)
+}
+
+// The checks run at once, so that slow dependencies do not add up to more
+// than a load balancer's probe waits.
+func TestReadyzChecksConcurrently(t *testing.T) {
+	s := MustOpenServer(t)
+	var started atomic.Int32
+	both := make(chan struct{})
+	wait := func(context.Context) error {
+		if started.Add(1) == 2 {
+			close(both)
+		}
+		select {
+		case <-both:
+			return nil
+		case <-time.After(5 * time.Second):
+			return errors.New("the other check did not start meanwhile")
+		}
+	}
+	s.Checks = []Check{{Name: "database", Check: wait}, {Name: "change_feed", Check: wait}}
+	wantStatus(t, s.do(t, http.MethodGet, "/readyz", ""), http.StatusOK)
+}
+
+// The readiness bodies have exactly the members that openapi.json names.
+func TestReadyzMatchesOpenAPI(t *testing.T) {
+	doc := loadOpenAPI(t)
+	for _, tt := range []struct {
+		schema string
+		value  any
+	}{
+		{"Readiness", readiness{Status: readyOK, Checks: map[string]string{"database": readyOK}}},
+		{"NotReady", notReady{problem: problem{Errors: []keyward.FieldError{{}}}, Checks: map[string]string{"database": checkFailed}}},
+	} {
+		b, err := json.Marshal(tt.value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var members map[string]any
+		if err := json.Unmarshal(b, &members); err != nil {
+			t.Fatal(err)
+		}
+		doc.matchMembers(t, tt.schema, members, doc.Components.Schemas[tt.schema])
+	}
+	status := doc.resolve(t, doc.properties(t, doc.Components.Schemas["Readiness"])["status"])
+	if diff := cmp.Diff([]string{readyDegraded, readyOK}, slices.Sorted(slices.Values(status.Enum))); diff != "" {
+		t.Errorf("Readiness.status enum (-Go +schema):\n%s", diff)
 	}
 }
 

@@ -33,7 +33,7 @@ const (
 )
 
 // Server serves the REST API. Set its fields, then call Open, or mount
-// Handler in a server of your own. Every service must be set; Ready and
+// Handler in a server of your own. Every service must be set; Checks and
 // Metrics are optional.
 type Server struct {
 	// Addr is the TCP address Open listens on, such as "127.0.0.1:8080";
@@ -53,10 +53,11 @@ type Server struct {
 	// Auth turns the key of a /v1 request into its Principal.
 	Auth keyward.Authenticator
 
-	// Ready reports whether the server can take traffic (its store
-	// answers); /readyz answers 503 while it returns an error. Nil means
+	// Checks are the dependencies that /readyz reports on, each by name:
+	// it answers 503 while a check that is not Optional fails, and 200,
+	// with status "degraded", while only Optional ones fail. None means
 	// always ready.
-	Ready func(context.Context) error
+	Checks []Check
 
 	// Metrics, when set, serves GET /metrics without a key; when nil the
 	// route answers 404. It carries counts and latencies, never key

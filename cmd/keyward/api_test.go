@@ -1708,6 +1708,12 @@ func TestHealthAndOpenAPI(t *testing.T) {
 			t.Errorf("GET %s: got status %d, want 200 (body %v)", path, status, body)
 		}
 	}
+	// SQLite has no change feed, and the server no Redis: the store is all
+	// that readiness checks.
+	want := map[string]any{"status": "ok", "checks": map[string]any{"database": "ok"}}
+	if diff := cmp.Diff(want, mustDo(t, http.StatusOK, http.MethodGet, ts.URL+"/readyz", "", nil)); diff != "" {
+		t.Errorf("readyz (-want +got):\n%s", diff)
+	}
 
 	doc := mustDo(t, http.StatusOK, http.MethodGet, ts.URL+"/openapi.json", "", nil)
 	if got := doc["openapi"]; got != "3.1.0" {

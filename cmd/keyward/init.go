@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 )
 
 // InitCmd creates an organization and its root key without serving.
@@ -15,11 +14,8 @@ type InitCmd struct {
 
 // Run creates the org and prints its root key once.
 func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
-	m := NewMain()
-	m.Config.DataDir, m.Config.Pepper = c.DataDir, c.Pepper
-	m.Config.Logger = newLogger(io.Discard, "text")
-	if err := m.open(); err != nil {
-		m.Close()
+	m, err := c.open()
+	if err != nil {
 		return err
 	}
 	defer m.Close()

@@ -13,19 +13,57 @@
 // When an org's IP allowlist admits no admin any more, reset its policy by
 // opening the database directly (no key needed):
 //
-//	keyward org policy reset --org NAME [--data-dir keyward-data]
+//	keyward org policy reset --org NAME [--data-dir keyward-data | --database-url URL]
 //
-// serve, init and org policy reset take --data-dir (KEYWARD_DATA_DIR) and --pepper
-// (KEYWARD_PEPPER: a server secret that makes stored hashes HMAC-SHA-256;
-// changing it invalidates every key); serve also takes --addr
-// (KEYWARD_ADDR), --log-format text|json (KEYWARD_LOG_FORMAT),
-// --cache-ttl (KEYWARD_CACHE_TTL, the longest a cached key is served without
-// reading the store) and --redis-url (KEYWARD_REDIS_URL). Without
+// serve, init and org policy reset take --data-dir (KEYWARD_DATA_DIR),
+// --database-url (KEYWARD_DATABASE_URL) and --pepper (KEYWARD_PEPPER: a
+// server secret that makes stored hashes HMAC-SHA-256; changing it
+// invalidates every key); serve also takes --addr (KEYWARD_ADDR),
+// --log-format text|json (KEYWARD_LOG_FORMAT), --cache-ttl
+// (KEYWARD_CACHE_TTL, default 1m: the longest a cached key is served
+// without reading the store) and --redis-url (KEYWARD_REDIS_URL). Without
 // --redis-url each node counts rate limits in its own memory; with it the
 // counts are shared in Redis by every node. While Redis is unreachable a
 // node counts on its own (limits still hold, per node), logs it, and sets
 // the metric keyward_ratelimit_redis_up to 0. Metrics are served at
 // /metrics, without a key: keep that route off the public network.
+//
+// # Many nodes
+//
+// Without --database-url the store is SQLite in --data-dir, for one node.
+// With --database-url postgres://user:password@host:5432/db every node
+// shares one PostgreSQL, behind any load balancer:
+//
+//	keyward serve --addr :8080 --database-url "postgres://keyward:PASSWORD@db:5432/keyward" [--redis-url redis://redis:6379/0]
+//
+// The first node to start on an empty database creates the default org and
+// prints its root key; nodes that start at the same time find it made and
+// print nothing. Logs name the database by host and name, never with its
+// password. A node caches keys, owners and org policies, and hears of
+// every other node's writes through PostgreSQL's LISTEN/NOTIFY: it drops a
+// changed key, owner or policy at once when it hears of the change, and
+// its whole cache each time it starts listening again after a lost
+// connection, since it may have missed changes meanwhile. Even cut off from
+// the notices it serves a cached answer for at most --cache-ttl (default
+// 1m): that is the bound on how long a revoked key may still verify on a
+// node that cannot hear of it. The metric keyward_change_feed_up is 1 while
+// the node listens.
+//
+// GET /healthz answers 200 while the process runs. GET /readyz reports each
+// dependency, and is computed on every request, so it recovers by itself:
+//
+//	{"status": "ok", "checks": {"database": "ok", "change_feed": "ok", "redis": "ok"}}
+//
+// change_feed is there with --database-url, redis with --redis-url; a
+// failing check answers "unreachable", and the node logs why. While the
+// database does not answer within 2s, or the node does not hear the change
+// feed, /readyz answers 503 with the usual error body (code "unavailable")
+// plus the checks, and a load balancer should take the node out of its
+// pool: it cannot read keys, or could serve revoked ones. While only Redis
+// fails it answers 200 with status "degraded": Redis is shared, so it fails
+// on every node at once, and each node can count rate limits on its own
+// meanwhile; failing readiness everywhere would stop the whole service for
+// a dependency that has a fallback.
 //
 // CLI calls talk to a running server through the Go client; they take
 // --url (KEYWARD_URL) and --key (KEYWARD_KEY), print tables, or JSON with

@@ -24,6 +24,16 @@ type testServer struct {
 // the test ends. opts adjust the config before it starts.
 func runTestServer(tb testing.TB, opts ...func(*Config)) *testServer {
 	tb.Helper()
+	ts, err := startTestServer(tb, opts...)
+	if err != nil {
+		tb.Fatalf("start server: %v", err)
+	}
+	return ts
+}
+
+// startTestServer is runTestServer for goroutines other than the test's,
+// which must not call Fatal: it returns the error instead.
+func startTestServer(tb testing.TB, opts ...func(*Config)) (*testServer, error) {
 	logs, stdout := &lockedBuffer{}, &lockedBuffer{}
 	m := NewMain()
 	m.Config = Config{
@@ -38,14 +48,14 @@ func runTestServer(tb testing.TB, opts ...func(*Config)) *testServer {
 	}
 	if err := m.Run(context.Background()); err != nil {
 		m.Close()
-		tb.Fatalf("start server: %v", err)
+		return nil, err
 	}
 	tb.Cleanup(func() {
 		if err := m.Close(); err != nil {
 			tb.Errorf("close server: %v", err)
 		}
 	})
-	return &testServer{Main: m, URL: m.HTTP.URL(), RootKey: m.RootKey, DataDir: m.Config.DataDir, Logs: logs, Stdout: stdout}
+	return &testServer{Main: m, URL: m.HTTP.URL(), RootKey: m.RootKey, DataDir: m.Config.DataDir, Logs: logs, Stdout: stdout}, nil
 }
 
 // lockedBuffer is a bytes.Buffer safe for the server's concurrent writes.

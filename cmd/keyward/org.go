@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"strconv"
 
 	"keyward"
@@ -23,20 +22,18 @@ type OrgPolicyCmd struct {
 
 // OrgPolicyResetCmd is `keyward org policy reset`: the way back when an IP
 // allowlist admits no admin any more. It opens the store like `init`, so it
-// needs the data dir, not a key.
+// needs the data dir or the database URL, not a key.
 type OrgPolicyResetCmd struct {
 	StoreFlags
 	Org string `name:"org" default:"default" help:"Name of the organization whose policy to reset."`
 }
 
-// Run resets the policy. A running server keeps its cached policy for at
-// most its --cache-ttl.
+// Run resets the policy. Servers on PostgreSQL hear of it through the
+// change feed and drop their cached policy at once; a server on SQLite
+// keeps it for at most its --cache-ttl.
 func (cmd *OrgPolicyResetCmd) Run(ctx context.Context, g *Globals) error {
-	m := NewMain()
-	m.Config.DataDir, m.Config.Pepper = cmd.DataDir, cmd.Pepper
-	m.Config.Logger = newLogger(io.Discard, "text")
-	if err := m.open(); err != nil {
-		m.Close()
+	m, err := cmd.open()
+	if err != nil {
 		return err
 	}
 	defer m.Close()

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"keyward"
 )
 
@@ -132,6 +134,10 @@ func TestRedisCountsExactly(t *testing.T) {
 	if n := metricValue(t, ts, "keyward_ratelimit_fallback_total"); n != 0 {
 		t.Errorf("keyward_ratelimit_fallback_total: got %v, want 0", n)
 	}
+	want := map[string]any{"status": "ok", "checks": map[string]any{"database": "ok", "redis": "ok"}}
+	if diff := cmp.Diff(want, mustDo(t, http.StatusOK, http.MethodGet, ts.URL+"/readyz", "", nil)); diff != "" {
+		t.Errorf("readyz (-want +got):\n%s", diff)
+	}
 }
 
 // TestRedisUnreachable starts a server whose Redis does not answer: it
@@ -160,6 +166,11 @@ func TestRedisUnreachable(t *testing.T) {
 	}
 	if n := metricValue(t, ts, "keyward_ratelimit_fallback_total"); n < 3 {
 		t.Errorf("keyward_ratelimit_fallback_total: got %v, want at least the 3 verifications", n)
+	}
+	// The node serves without Redis, so it stays ready, degraded.
+	want := map[string]any{"status": "degraded", "checks": map[string]any{"database": "ok", "redis": "unreachable"}}
+	if diff := cmp.Diff(want, mustDo(t, http.StatusOK, http.MethodGet, ts.URL+"/readyz", "", nil)); diff != "" {
+		t.Errorf("readyz (-want +got):\n%s", diff)
 	}
 }
 

@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -21,6 +25,7 @@ import (
 	"keyward/compat/orgapi"
 	"keyward/httpapi"
 	"keyward/keyformat"
+	"keyward/postgres"
 	"keyward/ratelimit"
 	"keyward/service"
 	"keyward/sqlite"
@@ -30,8 +35,23 @@ import (
 // StoreFlags select and open the store; every subcommand that opens it
 // takes them.
 type StoreFlags struct {
-	DataDir string `name:"data-dir" env:"KEYWARD_DATA_DIR" default:"keyward-data" help:"Folder of the SQLite database."`
-	Pepper  string `name:"pepper" env:"KEYWARD_PEPPER" help:"Server secret mixed into key hashes (HMAC-SHA-256). Changing it invalidates every key."`
+	DataDir     string `name:"data-dir" env:"KEYWARD_DATA_DIR" default:"keyward-data" help:"Folder of the SQLite database, used without --database-url."`
+	DatabaseURL string `name:"database-url" env:"KEYWARD_DATABASE_URL" placeholder:"URL" help:"PostgreSQL database shared by every node, such as postgres://user:password@host:5432/keyward; without it the store is SQLite in --data-dir, for one node."`
+	Pepper      string `name:"pepper" env:"KEYWARD_PEPPER" help:"Server secret mixed into key hashes (HMAC-SHA-256). Changing it invalidates every key."`
+}
+
+// open opens a Main on the store of the flags, for the subcommands that
+// write to the store directly. It does not listen to the change feed: the
+// writes reach the running nodes through it.
+func (f StoreFlags) open() (*Main, error) {
+	m := NewMain()
+	m.Config.DataDir, m.Config.DatabaseURL, m.Config.Pepper = f.DataDir, f.DatabaseURL, f.Pepper
+	m.Config.Logger = newLogger(io.Discard, "text")
+	if err := m.open(); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
 }
 
 // ServeCmd runs the server.
@@ -47,20 +67,21 @@ type ServeCmd struct {
 func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	m := NewMain()
 	m.Config = Config{
-		Addr:      c.Addr,
-		DataDir:   c.DataDir,
-		Pepper:    c.Pepper,
-		CacheTTL:  c.CacheTTL,
-		RedisURL:  c.RedisURL,
-		Logger:    newLogger(g.Stderr, c.LogFormat),
-		Stdout:    g.Stdout,
-		Bootstrap: true,
+		Addr:        c.Addr,
+		DataDir:     c.DataDir,
+		DatabaseURL: c.DatabaseURL,
+		Pepper:      c.Pepper,
+		CacheTTL:    c.CacheTTL,
+		RedisURL:    c.RedisURL,
+		Logger:      newLogger(g.Stderr, c.LogFormat),
+		Stdout:      g.Stdout,
+		Bootstrap:   true,
 	}
 	if err := m.Run(ctx); err != nil {
 		m.Close()
 		return err
 	}
-	m.Config.Logger.Info("keyward serving", "url", m.HTTP.URL(), "data_dir", c.DataDir)
+	m.Config.Logger.Info("keyward serving", "url", m.HTTP.URL(), "store", m.storeKind, "database", m.storeName)
 	<-ctx.Done()
 	m.Config.Logger.Info("keyward shutting down")
 	return m.Close()
@@ -75,10 +96,14 @@ func newLogger(w io.Writer, format string) *slog.Logger {
 
 // Config is what Main needs; flags fill it, tests set it directly.
 type Config struct {
-	Addr     string
-	DataDir  string
-	Pepper   string
-	CacheTTL time.Duration
+	Addr string
+	// DataDir holds the SQLite database, used when DatabaseURL is empty.
+	DataDir string
+	// DatabaseURL, when set, is the PostgreSQL database that every node of
+	// a cluster shares. It may hold a password: it is never logged.
+	DatabaseURL string
+	Pepper      string
+	CacheTTL    time.Duration
 	// RedisURL, when set, makes rate limits cluster-wide in Redis, with
 	// this node's own counting while Redis is unreachable.
 	RedisURL string
@@ -98,7 +123,7 @@ type Config struct {
 type Main struct {
 	Config Config
 
-	DB      *sqlite.DB
+	DB      keyward.Store
 	Engine  *verify.Engine
 	Service *service.Service
 	HTTP    *httpapi.Server
@@ -108,8 +133,18 @@ type Main struct {
 	Metrics *prometheus.Registry
 
 	// RootKey is the key created at bootstrap; empty when the store already
-	// had an org. Tests use it; it is never logged.
+	// had an org or another node created it. Tests use it; it is never
+	// logged.
 	RootKey string
+
+	// storeKind and storeName say which store is open ("sqlite" and its
+	// file, or "postgres" and its host and database), for the log.
+	storeKind, storeName string
+
+	// stopFeed ends the change feed's Listen, and feedDone is closed when
+	// it has returned; both are nil without a feed.
+	stopFeed context.CancelFunc
+	feedDone chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -125,8 +160,8 @@ func NewMain() *Main {
 	}}
 }
 
-// Run opens the store, bootstraps it if asked, and starts serving in the
-// background.
+// Run opens the store, bootstraps it if asked, listens to its change feed
+// when it has one, and starts serving in the background.
 func (m *Main) Run(ctx context.Context) error {
 	if err := m.open(); err != nil {
 		return err
@@ -135,6 +170,19 @@ func (m *Main) Run(ctx context.Context) error {
 		if err := m.bootstrap(ctx); err != nil {
 			return err
 		}
+	}
+	checks := []httpapi.Check{{Name: "database", Check: m.pingStore}}
+	if feed, ok := m.DB.(keyward.ChangeFeed); ok {
+		m.listen(ctx, feed)
+		checks = append(checks, httpapi.Check{Name: "change_feed", Check: func(context.Context) error {
+			if !feed.Listening() {
+				return errors.New("the change feed is not listening")
+			}
+			return nil
+		}})
+	}
+	if m.Redis != nil {
+		checks = append(checks, httpapi.Check{Name: "redis", Check: m.pingRedis, Optional: true})
 	}
 	m.HTTP = &httpapi.Server{
 		Addr:            m.Config.Addr,
@@ -146,7 +194,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Org:             m.Service,
 		Usage:           m.Service,
 		Auth:            m.Engine,
-		Ready:           m.DB.Ping,
+		Checks:          checks,
 		Metrics:         promhttp.HandlerFor(m.Metrics, promhttp.HandlerOpts{Registry: m.Metrics}),
 		Mounts: []httpapi.Mount{
 			dispersed.New(dispersed.Config{Keys: m.Service, Auth: m.Engine, Logger: m.Config.Logger}),
@@ -156,6 +204,53 @@ func (m *Main) Run(ctx context.Context) error {
 		Logger: m.Config.Logger,
 	}
 	return m.HTTP.Open()
+}
+
+// Readiness checks wait at most this long for the store and Redis: a load
+// balancer gives up on a probe after a few seconds, and a store slower than
+// this is as good as gone for verifications that miss the cache.
+const (
+	storePingTimeout = 2 * time.Second
+	redisPingTimeout = time.Second
+)
+
+// pingStore is the readiness check of the store.
+func (m *Main) pingStore(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, storePingTimeout)
+	defer cancel()
+	return m.DB.Ping(ctx)
+}
+
+// pingRedis is the readiness check of Redis.
+func (m *Main) pingRedis(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, redisPingTimeout)
+	defer cancel()
+	return m.Redis.Ping(ctx).Err()
+}
+
+// listen applies the changes of every node, which feed announces, to this
+// node's engine until Close, and exports whether it listens as the gauge
+// keyward_change_feed_up. Listen reconnects by itself, so it returns only
+// when Close stops it.
+func (m *Main) listen(ctx context.Context, feed keyward.ChangeFeed) {
+	m.Metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "keyward_change_feed_up",
+		Help: "1 while this node listens to the changes of the other nodes, 0 while it does not and serves cached keys for at most the cache TTL.",
+	}, func() float64 {
+		if feed.Listening() {
+			return 1
+		}
+		return 0
+	}))
+	// Not ctx: it bounds the start, and the feed lives until Close.
+	ctx, m.stopFeed = context.WithCancel(context.WithoutCancel(ctx))
+	m.feedDone = make(chan struct{})
+	go func() {
+		defer close(m.feedDone)
+		if err := feed.Listen(ctx, m.Engine.Apply); err != nil && ctx.Err() == nil {
+			m.Config.Logger.Error("change feed stopped: caches expire entries only after the cache TTL", "err", err)
+		}
+	}()
 }
 
 // Redis client settings where the URL sets none. A verification waits for
@@ -172,10 +267,8 @@ const (
 
 // open opens the store and builds the engine and services on it.
 func (m *Main) open() error {
-	// The store creates the data dir (0700) with its database file.
-	m.DB = sqlite.NewDB(filepath.Join(m.Config.DataDir, "keyward.db"))
-	if err := m.DB.Open(); err != nil {
-		return fmt.Errorf("open database: %w", err)
+	if err := m.openStore(); err != nil {
+		return err
 	}
 	now := m.Config.Now
 	if now == nil {
@@ -205,6 +298,45 @@ func (m *Main) open() error {
 	})
 	m.Service = service.New(service.Config{Store: m.DB, Engine: m.Engine, Now: now})
 	return nil
+}
+
+// openStore opens PostgreSQL at Config.DatabaseURL, or else SQLite in
+// Config.DataDir.
+func (m *Main) openStore() error {
+	if m.Config.DatabaseURL == "" {
+		// The store creates the data dir (0700) with its database file.
+		path := filepath.Join(m.Config.DataDir, "keyward.db")
+		db := sqlite.NewDB(path)
+		if err := db.Open(); err != nil {
+			return fmt.Errorf("open database: %w", err)
+		}
+		m.DB, m.storeKind, m.storeName = db, "sqlite", path
+		return nil
+	}
+	// Parsed here too, to name the database without its credentials and
+	// to refuse a malformed URL before the store quotes it.
+	cfg, err := pgconn.ParseConfig(m.Config.DatabaseURL)
+	if err != nil {
+		return errors.New("--database-url: want postgres://[user[:password]@]host[:port]/database[?param=value...]")
+	}
+	name := net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))) + "/" + cfg.Database
+	db := postgres.NewDB(m.Config.DatabaseURL)
+	db.Logger = m.Config.Logger
+	if err := db.Open(); err != nil {
+		return fmt.Errorf("--database-url: open %s: %s", name, redact(err.Error(), cfg.Password))
+	}
+	m.DB, m.storeKind, m.storeName = db, "postgres", name
+	return nil
+}
+
+// redact blanks password out of text, an error from the store: drivers
+// name the user and database of a failed connection, and a wrapper might
+// quote the whole URL.
+func redact(text, password string) string {
+	if password == "" {
+		return text
+	}
+	return strings.ReplaceAll(text, password, "xxxxx")
 }
 
 // openLimiter returns the rate limiter for Config.RedisURL: nil (the
@@ -257,7 +389,8 @@ func (m *Main) openLimiter() (ratelimit.Limiter, error) {
 }
 
 // bootstrap creates the default org and prints its root key once, when the
-// store holds no org yet.
+// store holds no org yet. Nodes that start together on an empty database
+// all try; one creates the org, and the others find it exists.
 func (m *Main) bootstrap(ctx context.Context) error {
 	n, err := m.DB.CountOrgs(ctx)
 	if err != nil {
@@ -267,6 +400,10 @@ func (m *Main) bootstrap(ctx context.Context) error {
 		return nil
 	}
 	org, root, err := m.Service.CreateOrg(ctx, keyward.DefaultOrgName)
+	if keyward.ErrorCode(err) == keyward.ECONFLICT {
+		m.Config.Logger.Info("another node created the default organization and printed its root key")
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("create default organization: %w", err)
 	}
@@ -276,14 +413,19 @@ func (m *Main) bootstrap(ctx context.Context) error {
 	return nil
 }
 
-// Close stops serving, flushes pending writes and closes the store, in that
-// order, so that no request or last-use write finds the store closed.
-// Calls after the first return the first one's result.
+// Close stops serving, stops the change feed, flushes pending writes and
+// closes the store, in that order, so that no request, change or last-use
+// write finds the engine or the store closed. Calls after the first return
+// the first one's result.
 func (m *Main) Close() error {
 	m.closeOnce.Do(func() {
 		var errs []error
 		if m.HTTP != nil {
 			errs = append(errs, m.HTTP.Close())
+		}
+		if m.stopFeed != nil {
+			m.stopFeed()
+			<-m.feedDone
 		}
 		if m.Engine != nil {
 			errs = append(errs, m.Engine.Close())

@@ -1,0 +1,457 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+
+	"keyward"
+)
+
+// propagationTimeout is how long a change may take to reach another node
+// before a test gives up. The target is well under a second; the slack is
+// for a loaded test machine.
+const propagationTimeout = 10 * time.Second
+
+// cluster is three nodes on one database, as behind a load balancer.
+type cluster struct {
+	nodes []*testServer
+	// dbURL is the database, for the tests' own connections.
+	dbURL string
+	// proxy stands between node 1 and PostgreSQL, so that a test can cut
+	// node 1 off.
+	proxy *tcpProxy
+}
+
+// startCluster starts three nodes at once on a fresh database, the way the
+// nodes of a new deployment start together: one of them creates the
+// default org and prints its root key, which every node then accepts.
+// Node i names its connections "nodei" in pg_stat_activity. Caches keep
+// entries for an hour, so that only change notices explain a node reading
+// a key, owner or policy again.
+func startCluster(tb testing.TB) *cluster {
+	tb.Helper()
+	c := &cluster{dbURL: testDatabase(tb)}
+	c.proxy = startProxy(tb, parseURL(tb, c.dbURL).Host)
+	urls := make([]string, 3)
+	for i := range urls {
+		urls[i] = withApplicationName(tb, c.dbURL, fmt.Sprintf("node%d", i+1))
+	}
+	proxied := parseURL(tb, urls[0])
+	proxied.Host = c.proxy.addr
+	urls[0] = proxied.String()
+
+	c.nodes = make([]*testServer, len(urls))
+	errs := make([]error, len(urls))
+	var wg sync.WaitGroup
+	for i, u := range urls {
+		wg.Go(func() {
+			c.nodes[i], errs[i] = startTestServer(tb, withDatabase(u), withLongCache,
+				func(c *Config) { c.FlushInterval = 20 * time.Millisecond })
+		})
+	}
+	wg.Wait()
+	var root string
+	printed := 0
+	for i, n := range c.nodes {
+		if errs[i] != nil {
+			tb.Fatalf("start node %d: %v", i+1, errs[i])
+		}
+		printed += len(printedKey.FindAllString(n.Stdout.String(), -1))
+		if n.RootKey != "" {
+			root = n.RootKey
+		}
+	}
+	if printed != 1 || root == "" {
+		tb.Fatalf("the nodes printed %d root keys, want exactly 1", printed)
+	}
+	for _, n := range c.nodes {
+		n.RootKey = root
+		waitReady(tb, n.URL, propagationTimeout)
+	}
+	return c
+}
+
+// waitCode verifies req on ts until the answer is want, and fails after
+// propagationTimeout. req holds a secret, so it is never printed.
+func waitCode(tb testing.TB, ts *testServer, req map[string]any, want string) {
+	tb.Helper()
+	deadline := time.Now().Add(propagationTimeout)
+	for {
+		got := str(verifyKey(tb, ts, ts.RootKey, req), "code")
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("verify on %s: still %s after %v, want %s", ts.URL, got, propagationTimeout, want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// mustVerify fails unless verifying req on ts answers want now.
+func mustVerify(tb testing.TB, ts *testServer, req map[string]any, want string) {
+	tb.Helper()
+	if got := str(verifyKey(tb, ts, ts.RootKey, req), "code"); got != want {
+		tb.Fatalf("verify on %s: got %s, want %s", ts.URL, got, want)
+	}
+}
+
+// revokeTrial creates a key, caches it on nodes 1 and 3 by verifying it
+// there, revokes it on node 2, and returns how long nodes 1 and 3 took to
+// answer REVOKED, from just before the revoke was sent.
+func revokeTrial(tb testing.TB, c *cluster) time.Duration {
+	tb.Helper()
+	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
+	rec := createKey(tb, n1, n1.RootKey, map[string]any{"name": "propagation"})
+	req := map[string]any{"key": str(rec, "key")}
+	mustVerify(tb, n1, req, keyward.CodeValid)
+	mustVerify(tb, n3, req, keyward.CodeValid)
+	start := time.Now()
+	mustDo(tb, http.StatusOK, http.MethodPost, keyURL(n2, str(rec, "id"))+"/revoke", n2.RootKey, nil)
+	waitCode(tb, n1, req, keyward.CodeRevoked)
+	waitCode(tb, n3, req, keyward.CodeRevoked)
+	return time.Since(start)
+}
+
+// percentile returns the p-th percentile (0 < p <= 1) of sorted durations,
+// by the nearest-rank method.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	return sorted[int(math.Ceil(p*float64(len(sorted))))-1]
+}
+
+func TestMultiNode(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
+
+	t.Run("a key created on one node verifies on the others", func(t *testing.T) {
+		req := map[string]any{"key": str(createKey(t, n1, n1.RootKey, map[string]any{"name": "shared"}), "key")}
+		mustVerify(t, n2, req, keyward.CodeValid)
+		mustVerify(t, n3, req, keyward.CodeValid)
+	})
+
+	t.Run("revocation reaches the caches of the other nodes", func(t *testing.T) {
+		const trials = 30
+		durations := make([]time.Duration, trials)
+		for i := range durations {
+			durations[i] = revokeTrial(t, c)
+		}
+		slices.Sort(durations)
+		t.Logf("revoke propagation over %d trials: p50 %v, p99 %v, max %v", trials,
+			percentile(durations, 0.5), percentile(durations, 0.99), durations[trials-1])
+	})
+
+	t.Run("update", func(t *testing.T) {
+		rec := createKey(t, n1, n1.RootKey, map[string]any{"name": "to disable"})
+		req := map[string]any{"key": str(rec, "key")}
+		mustVerify(t, n1, req, keyward.CodeValid)
+		mustDo(t, http.StatusOK, http.MethodPatch, keyURL(n2, str(rec, "id")), n2.RootKey, map[string]any{"enabled": false})
+		waitCode(t, n1, req, keyward.CodeDisabled)
+	})
+
+	t.Run("owner limits", func(t *testing.T) {
+		req := map[string]any{"key": str(createKey(t, n1, n1.RootKey, map[string]any{"name": "owned", "owner_id": "owner-propagation"}), "key")}
+		mustVerify(t, n1, req, keyward.CodeValid)
+		mustDo(t, http.StatusOK, http.MethodPut, n2.URL+"/v1/owners/owner-propagation", n2.RootKey,
+			map[string]any{"rate_limits": []any{map[string]any{"name": "default", "limit": 1, "window": 3600}}})
+		// Node 1 counts alone (no Redis): once it has the limit, its next
+		// verification takes the one unit and the one after is refused.
+		waitCode(t, n1, req, keyward.CodeRateLimited)
+	})
+
+	t.Run("org policy", func(t *testing.T) {
+		req := map[string]any{"key": str(createKey(t, n1, n1.RootKey, map[string]any{"name": "fenced"}), "key"), "ip": "203.0.113.9"}
+		mustVerify(t, n1, req, keyward.CodeValid)
+		// The list must admit the caller of the API, 127.0.0.1.
+		mustDo(t, http.StatusOK, http.MethodPut, n2.URL+"/v1/org/policy", n2.RootKey, map[string]any{"allowed_ips": []string{"127.0.0.0/8"}})
+		waitCode(t, n1, req, keyward.CodeIPNotAllowed)
+		mustDo(t, http.StatusOK, http.MethodPut, n2.URL+"/v1/org/policy", n2.RootKey, map[string]any{})
+		waitCode(t, n1, req, keyward.CodeValid)
+	})
+
+	t.Run("credits are spent exactly once across nodes", func(t *testing.T) {
+		const credits, callers = 100, 300
+		rec := createKey(t, n1, n1.RootKey, map[string]any{"name": "metered", "credits": map[string]any{"remaining": credits}})
+		got := verifyOnAll(c.nodes, callers, map[string]any{"key": str(rec, "key")})
+		want := map[string]int{keyward.CodeValid: credits, keyward.CodeUsageExceeded: callers - credits}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("answers of %d verifications through 3 nodes (-want +got):\n%s", callers, diff)
+		}
+		if left := creditsLeft(t, mustDo(t, http.StatusOK, http.MethodGet, keyURL(n3, str(rec, "id")), n3.RootKey, nil)); left != 0 {
+			t.Errorf("credits left: got %d, want 0", left)
+		}
+	})
+
+	t.Run("a node that loses its listener flushes its cache when it listens again", func(t *testing.T) {
+		rec := createKey(t, n1, n1.RootKey, map[string]any{"name": "missed"})
+		req := map[string]any{"key": str(rec, "key")}
+		mustVerify(t, n1, req, keyward.CodeValid)
+		conn := connect(t, c.dbURL)
+		// A revocation whose notice nobody hears.
+		if tag, err := conn.Exec(context.Background(), `UPDATE keys SET revoked_at = now() WHERE id = $1`, str(rec, "id")); err != nil || tag.RowsAffected() != 1 {
+			t.Fatalf("revoke without a notice: %v, %d rows", err, tag.RowsAffected())
+		}
+		// Only the cache can answer this.
+		mustVerify(t, n1, req, keyward.CodeValid)
+		rows, _ := conn.Query(context.Background(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE datname = current_database() AND application_name = 'node1/listener'`)
+		killed, err := pgx.CollectRows(rows, pgx.RowTo[bool])
+		if err != nil || !slices.Equal(killed, []bool{true}) {
+			t.Fatalf("terminate node1/listener: %v; terminated %v, want one backend", err, killed)
+		}
+		waitCode(t, n1, req, keyward.CodeRevoked)
+		waitMetric(t, n1, "keyward_change_feed_up", 1)
+	})
+
+	t.Run("a node cut off from the database is not ready until it is back", func(t *testing.T) {
+		c.proxy.cut()
+		deadline := time.Now().Add(propagationTimeout)
+		for {
+			status, _, res := do(t, http.MethodGet, n1.URL+"/readyz", "", nil)
+			checks, _ := res["checks"].(map[string]any)
+			if status == http.StatusServiceUnavailable && str(res, "code") == keyward.EUNAVAILABLE &&
+				checks["database"] == "unreachable" && checks["change_feed"] == "unreachable" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("readyz while cut off: got status %d, body %v; want 503 with database and change_feed unreachable", status, res)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if up := metricValue(t, n1, "keyward_change_feed_up"); up != 0 {
+			t.Errorf("keyward_change_feed_up while cut off: got %v, want 0", up)
+		}
+		if s, _, _ := do(t, http.MethodGet, n2.URL+"/readyz", "", nil); s != http.StatusOK {
+			t.Errorf("readyz of node 2, which is not cut off: got %d, want 200", s)
+		}
+
+		c.proxy.restore(t)
+		waitReady(t, n1.URL, 15*time.Second)
+		rec := createKey(t, n2, n2.RootKey, map[string]any{"name": "after the outage"})
+		req := map[string]any{"key": str(rec, "key")}
+		mustVerify(t, n1, req, keyward.CodeValid)
+		mustDo(t, http.StatusOK, http.MethodPost, keyURL(n2, str(rec, "id"))+"/revoke", n2.RootKey, nil)
+		waitCode(t, n1, req, keyward.CodeRevoked)
+	})
+
+	t.Run("last use never moves backwards", func(t *testing.T) {
+		rec := createKey(t, n2, n2.RootKey, map[string]any{"name": "used everywhere"})
+		var before, after time.Time
+		for i, n := range c.nodes {
+			time.Sleep(5 * time.Millisecond)
+			before = time.Now()
+			mustVerify(t, n, map[string]any{"key": str(rec, "key"), "ip": fmt.Sprintf("203.0.113.%d", i+1)}, keyward.CodeValid)
+			after = time.Now()
+		}
+		// The latest use is written first, the older ones after it.
+		for _, n := range slices.Backward(c.nodes) {
+			n.Engine.Flush(context.Background())
+		}
+		got := mustDo(t, http.StatusOK, http.MethodGet, keyURL(n1, str(rec, "id")), n1.RootKey, nil)
+		usedAt := timeField(t, got, "last_used_at")
+		if usedAt == nil || usedAt.Before(before.Truncate(time.Millisecond)) || usedAt.After(after) || got["last_used_ip"] != "203.0.113.3" {
+			t.Errorf("last use: at %v from %v; want node 3's, between %v and %v from 203.0.113.3", usedAt, got["last_used_ip"], before, after)
+		}
+	})
+}
+
+// BenchmarkRevokePropagation measures how long a revocation on node 2 takes
+// to reach the caches of nodes 1 and 3, one trial per iteration:
+//
+//	go test ./cmd/keyward -run XXX -bench RevokePropagation -benchtime 100x
+func BenchmarkRevokePropagation(b *testing.B) {
+	c := startCluster(b)
+	var durations []time.Duration
+	for b.Loop() {
+		durations = append(durations, revokeTrial(b, c))
+	}
+	slices.Sort(durations)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(percentile(durations, 0.5)), "p50_ms")
+	b.ReportMetric(ms(percentile(durations, 0.99)), "p99_ms")
+}
+
+// verifyOnAll verifies req n times at once, spread over nodes, and counts
+// the answer codes; a failed request counts as its error.
+func verifyOnAll(nodes []*testServer, n int, req map[string]any) map[string]int {
+	var (
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		codes = make(map[string]int)
+	)
+	start := make(chan struct{})
+	for i := range n {
+		ts := nodes[i%len(nodes)]
+		wg.Go(func() {
+			<-start
+			code := verifyOnce(ts, req)
+			mu.Lock()
+			codes[code]++
+			mu.Unlock()
+		})
+	}
+	close(start)
+	wg.Wait()
+	return codes
+}
+
+// verifyOnce returns the code of one verification, or what went wrong.
+// It reports rather than fails, for it runs off the test's goroutine.
+func verifyOnce(ts *testServer, req map[string]any) string {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	r, err := http.NewRequest(http.MethodPost, ts.URL+"/v1/verify", bytes.NewReader(body))
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Authorization", "Bearer "+ts.RootKey)
+	res, err := http.DefaultClient.Do(r)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != http.StatusOK {
+		return fmt.Sprintf("status %d", res.StatusCode)
+	}
+	return str(decodeObject(raw), "code")
+}
+
+// connect opens a connection of the test's own to the database.
+func connect(tb testing.TB, dbURL string) *pgx.Conn {
+	tb.Helper()
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	if err != nil {
+		tb.Fatalf("connect to the test database: %v", err)
+	}
+	tb.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// waitMetric polls an unlabelled metric of ts until it has the value want,
+// and fails after propagationTimeout.
+func waitMetric(tb testing.TB, ts *testServer, name string, want float64) {
+	tb.Helper()
+	deadline := time.Now().Add(propagationTimeout)
+	for {
+		got := metricValue(tb, ts, name)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s: got %v for %v, want %v", name, got, propagationTimeout, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// tcpProxy forwards TCP connections from its own address to a target, and
+// can cut them all and come back on the same address, as a network outage
+// between a node and PostgreSQL would.
+type tcpProxy struct {
+	target string
+	addr   string
+
+	mu    sync.Mutex
+	ln    net.Listener // nil while cut
+	conns map[net.Conn]struct{}
+}
+
+// startProxy starts a proxy to target on a free port of 127.0.0.1; it is
+// cut when the test ends.
+func startProxy(tb testing.TB, target string) *tcpProxy {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("proxy: %v", err)
+	}
+	p := &tcpProxy{target: target, addr: ln.Addr().String(), ln: ln, conns: make(map[net.Conn]struct{})}
+	go p.serve(ln)
+	tb.Cleanup(p.cut)
+	return p
+}
+
+func (p *tcpProxy) serve(ln net.Listener) {
+	for {
+		down, err := ln.Accept()
+		if err != nil {
+			return // cut
+		}
+		go p.forward(ln, down)
+	}
+}
+
+// forward copies between down, a connection accepted on ln, and a new
+// connection to the target, until either end or a cut closes them.
+func (p *tcpProxy) forward(ln net.Listener, down net.Conn) {
+	up, err := net.Dial("tcp", p.target)
+	if err != nil {
+		down.Close()
+		return
+	}
+	p.mu.Lock()
+	if p.ln != ln { // cut meanwhile
+		p.mu.Unlock()
+		down.Close()
+		up.Close()
+		return
+	}
+	p.conns[down], p.conns[up] = struct{}{}, struct{}{}
+	p.mu.Unlock()
+	go func() {
+		io.Copy(up, down)
+		up.Close()
+		down.Close()
+	}()
+	io.Copy(down, up)
+	down.Close()
+	up.Close()
+	p.mu.Lock()
+	delete(p.conns, down)
+	delete(p.conns, up)
+	p.mu.Unlock()
+}
+
+// cut closes the listener and every forwarded connection: new connections
+// are refused and open ones end at once.
+func (p *tcpProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+// restore listens again on the address of before the cut.
+func (p *tcpProxy) restore(tb testing.TB) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		tb.Fatalf("proxy: listen again on %s: %v", p.addr, err)
+	}
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go p.serve(ln)
+}
