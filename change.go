@@ -11,7 +11,10 @@ const (
 	// reconnected), so caches drop all they hold.
 	ChangeAll ChangeKind = iota
 	// ChangeKey names one key, by its hash: it was updated, revoked,
-	// deleted, rotated, or its credits were set or refilled.
+	// deleted or rotated, or its credits were set. A refill is not
+	// announced: it changes only the balance, which verification reads
+	// from the store, and announcing every daily refill at midnight
+	// would make every node reload those keys at once.
 	ChangeKey
 	// ChangeOwner names one owner's rate limits.
 	ChangeOwner
