@@ -19,7 +19,12 @@ type limit struct {
 type ownerID struct{ org, owner string }
 
 // ownerEntry is an owner's cached limits; none when it has no settings.
-type ownerEntry struct{ limits []limit }
+type ownerEntry struct {
+	limits []limit
+	epoch  uint64
+}
+
+func (o *ownerEntry) loadedIn() uint64 { return o.epoch }
 
 // keyLimits names the counters of a key's own limits after the key's
 // rotation line (its first key's id), so that a rotated key and its
@@ -69,15 +74,16 @@ func (e *Engine) InvalidateOwner(orgID, owner string) {
 }
 
 func (e *Engine) loadOwner(ctx context.Context, id ownerID) (*ownerEntry, error) {
+	epoch := e.epoch.Load()
 	o, err := e.store.FindOwner(ctx, id.org, id.owner)
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
 		// Remembered too: most owners have no settings.
-		return &ownerEntry{}, nil
+		return &ownerEntry{epoch: epoch}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &ownerEntry{limits: ownerLimits(o)}, nil
+	return &ownerEntry{limits: ownerLimits(o), epoch: epoch}, nil
 }
 
 // ownerLimits returns the cached limits of k's owner; none for a key
@@ -86,7 +92,7 @@ func (e *Engine) ownerLimits(ctx context.Context, k *keyward.Key) ([]limit, erro
 	if k.OwnerID == "" {
 		return nil, nil
 	}
-	o, err := e.owners.Get(ctx, ownerID{org: k.OrgID, owner: k.OwnerID}, e.ownerLoader)
+	o, err := current(e, ctx, e.owners, ownerID{org: k.OrgID, owner: k.OwnerID}, e.ownerLoader)
 	if err != nil {
 		return nil, err
 	}

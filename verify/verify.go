@@ -260,6 +260,20 @@ func (e *Engine) InvalidateAll() {
 	e.orgs.Clear()
 }
 
+// loadedIn returns the epoch in which the entry's load began.
+func (en *entry) loadedIn() uint64 { return en.epoch }
+
+// current returns c's value for key, read again when it was loaded before
+// the latest InvalidateAll.
+func current[K comparable, V interface{ loadedIn() uint64 }](e *Engine, ctx context.Context, c *otter.Cache[K, V], key K, loader otter.LoaderFunc[K, V]) (V, error) {
+	v, err := c.Get(ctx, key, loader)
+	for err == nil && v.loadedIn() != e.epoch.Load() {
+		c.Invalidate(key)
+		v, err = c.Get(ctx, key, loader)
+	}
+	return v, err
+}
+
 // load reads a hash from the store for the cache; otter merges concurrent
 // loads of one hash into one store read.
 func (e *Engine) load(ctx context.Context, hash [32]byte) (*entry, error) {
@@ -300,13 +314,7 @@ func (e *Engine) lookup(ctx context.Context, secret string) (*entry, error) {
 		return nil, nil
 	}
 	epoch := e.epoch.Load()
-	en, err := e.cache.Get(ctx, hash, e.loader)
-	for err == nil && en.epoch != e.epoch.Load() {
-		// Loaded before an InvalidateAll: read it again.
-		e.cache.Invalidate(hash)
-		epoch = e.epoch.Load()
-		en, err = e.cache.Get(ctx, hash, e.loader)
-	}
+	en, err := current(e, ctx, e.cache, hash, e.loader)
 	if errors.Is(err, otter.ErrNotFound) {
 		// Remembered only when no InvalidateAll came during the load.
 		if e.epoch.Load() == epoch {

@@ -522,3 +522,47 @@ func TestChangeAllDiscardsLoadInFlight(t *testing.T) {
 		t.Errorf("verify whose load spanned a ChangeAll: got %s, want REVOKED", res.Code)
 	}
 }
+
+// ownerEpochStore holds FindOwner until released, like epochStore.
+type ownerEpochStore struct {
+	keyward.Store
+	reading chan struct{}
+	release chan struct{}
+}
+
+func (s *ownerEpochStore) FindOwner(ctx context.Context, orgID, ownerID string) (*keyward.Owner, error) {
+	o, err := s.Store.FindOwner(ctx, orgID, ownerID)
+	if s.reading != nil {
+		s.reading <- struct{}{}
+		<-s.release
+		s.reading = nil
+	}
+	return o, err
+}
+
+// TestChangeAllDiscardsOwnerLoadInFlight is TestChangeAllDiscardsLoadInFlight
+// for an owner's limits.
+func TestChangeAllDiscardsOwnerLoadInFlight(t *testing.T) {
+	f := newFixture(t)
+	f.setOwner(t, "user_1", keyward.RateLimit{Name: "default", Limit: 100, Window: 3600})
+	_, secret := f.createKey(t, func(k *keyward.Key) { k.OwnerID = "user_1" })
+	os := &ownerEpochStore{Store: f.store, reading: make(chan struct{}), release: make(chan struct{})}
+	engine := verify.New(verify.Config{Store: os, Hasher: f.hasher, Now: func() time.Time { return f.now }, FlushInterval: time.Hour, RefillInterval: time.Hour})
+	t.Cleanup(func() { engine.Close() })
+
+	done := make(chan *keyward.VerifyResult)
+	go func() {
+		res, err := engine.Verify(context.Background(), f.org.ID, verify.Input{Secret: secret})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	<-os.reading // the limit of 100 is read
+	f.setOwner(t, "user_1", keyward.RateLimit{Name: "default", Limit: 1, Window: 3600})
+	engine.Apply(keyward.Change{Kind: keyward.ChangeAll})
+	close(os.release)
+	if res := <-done; len(res.RateLimits) != 1 || res.RateLimits[0].Limit != 1 {
+		t.Errorf("verify whose owner load spanned a ChangeAll: got limits %+v, want the new limit of 1", res.RateLimits)
+	}
+}
