@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 
 	"keyward"
@@ -79,30 +80,27 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 	wg.Wait()
 
 	checks := make(map[string]string, len(s.Checks))
-	degraded, ready := false, true
+	var failed []string
+	ready := true
 	for i, c := range s.Checks {
+		s.noteCheck(ctx, c, errs[i])
 		if errs[i] == nil {
 			checks[c.Name] = readyOK
 			continue
 		}
 		checks[c.Name] = checkFailed
-		degraded = true
+		failed = append(failed, c.Name+" "+checkFailed)
 		ready = ready && c.Optional
-		s.logger().LogAttrs(ctx, slog.LevelWarn, "readiness check failed",
-			slog.String("request_id", keyward.RequestInfoFromContext(ctx).RequestID),
-			slog.String("check", c.Name),
-			slog.Bool("optional", c.Optional),
-			slog.String("error", errs[i].Error()),
-		)
 	}
 	if !ready {
 		const status = http.StatusServiceUnavailable
 		return writeBody(w, status, problemType, notReady{
 			problem: problem{
-				Type:      "about:blank",
-				Title:     http.StatusText(status),
-				Status:    status,
-				Detail:    "The server is not ready.",
+				Type:   "about:blank",
+				Title:  http.StatusText(status),
+				Status: status,
+				// Names, not errors: those may describe internals.
+				Detail:    "Not ready: " + strings.Join(failed, ", ") + ".",
 				Code:      keyward.EUNAVAILABLE,
 				RequestID: keyward.RequestInfoFromContext(ctx).RequestID,
 			},
@@ -110,10 +108,40 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 		})
 	}
 	body := readiness{Status: readyOK, Checks: checks}
-	if degraded {
+	if len(failed) > 0 {
 		body.Status = readyDegraded
 	}
 	return writeJSON(w, http.StatusOK, body)
+}
+
+// noteCheck logs a check that starts to fail, at warn with its error, and
+// one that passes again, at info. A state that lasts is not logged again:
+// load balancers probe every few seconds, and a line per probe would bury
+// the change. A check passes until it first fails.
+func (s *Server) noteCheck(ctx context.Context, c Check, err error) {
+	failing := err != nil
+	s.checksMu.Lock()
+	changed := s.failing[c.Name] != failing
+	if changed {
+		if s.failing == nil {
+			s.failing = make(map[string]bool)
+		}
+		s.failing[c.Name] = failing
+	}
+	s.checksMu.Unlock()
+	if !changed {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", keyward.RequestInfoFromContext(ctx).RequestID),
+		slog.String("check", c.Name),
+		slog.Bool("optional", c.Optional),
+	}
+	if failing {
+		s.logger().LogAttrs(ctx, slog.LevelWarn, "readiness check failed", append(attrs, slog.String("error", err.Error()))...)
+		return
+	}
+	s.logger().LogAttrs(ctx, slog.LevelInfo, "readiness check passes again", attrs...)
 }
 
 // handleOpenAPI serves openapi.json with the mounts' documents merged in.

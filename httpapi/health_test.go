@@ -51,17 +51,23 @@ func TestReadyz(t *testing.T) {
 		checks     []Check
 		wantStatus int
 		wantReady  string // status member of a 200
+		wantDetail string // detail member of a 503
 		wantChecks map[string]string
 	}{
-		{"no checks", nil, http.StatusOK, "ok", map[string]string{}},
+		{"no checks", nil, http.StatusOK, "ok", "", map[string]string{}},
 		{"all pass", []Check{check("database", true, false), check("redis", true, true)},
-			http.StatusOK, "ok", map[string]string{"database": "ok", "redis": "ok"}},
+			http.StatusOK, "ok", "", map[string]string{"database": "ok", "redis": "ok"}},
 		{"optional fails", []Check{check("database", true, false), check("change_feed", true, false), check("redis", false, true)},
-			http.StatusOK, "degraded", map[string]string{"database": "ok", "change_feed": "ok", "redis": "unreachable"}},
+			http.StatusOK, "degraded", "", map[string]string{"database": "ok", "change_feed": "ok", "redis": "unreachable"}},
 		{"required fails", []Check{check("database", true, false), check("change_feed", false, false), check("redis", true, true)},
-			http.StatusServiceUnavailable, "", map[string]string{"database": "ok", "change_feed": "unreachable", "redis": "ok"}},
+			http.StatusServiceUnavailable, "", "Not ready: change_feed unreachable.",
+			map[string]string{"database": "ok", "change_feed": "unreachable", "redis": "ok"}},
+		{"required ones fail", []Check{check("database", false, false), check("change_feed", false, false)},
+			http.StatusServiceUnavailable, "", "Not ready: database unreachable, change_feed unreachable.",
+			map[string]string{"database": "unreachable", "change_feed": "unreachable"}},
 		{"required and optional fail", []Check{check("database", false, false), check("redis", false, true)},
-			http.StatusServiceUnavailable, "", map[string]string{"database": "unreachable", "redis": "unreachable"}},
+			http.StatusServiceUnavailable, "", "Not ready: database unreachable, redis unreachable.",
+			map[string]string{"database": "unreachable", "redis": "unreachable"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,7 +83,7 @@ func TestReadyz(t *testing.T) {
 				}
 				gotChecks = got.Checks
 			} else {
-				got := decodeNotReady(t, res)
+				got := decodeNotReady(t, res, tt.wantDetail)
 				gotChecks = got.Checks
 			}
 			if diff := cmp.Diff(tt.wantChecks, gotChecks); diff != "" {
@@ -96,8 +102,9 @@ func TestReadyz(t *testing.T) {
 }
 
 // decodeNotReady decodes a 503 readiness answer: a problem document of
-// code unavailable, with the checks and no other member.
-func decodeNotReady(tb testing.TB, res response) notReady {
+// code unavailable whose detail is detail, with the checks and no other
+// member.
+func decodeNotReady(tb testing.TB, res response, detail string) notReady {
 	tb.Helper()
 	if ct := res.header.Get("Content-Type"); ct != problemType {
 		tb.Errorf("Content-Type: got %q, want %q", ct, problemType)
@@ -109,7 +116,7 @@ func decodeNotReady(tb testing.TB, res response) notReady {
 		tb.Fatalf("decode %s: %v", res.body, err)
 	}
 	want := problem{Type: "about:blank", Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
-		Detail: "The server is not ready.", Code: keyward.EUNAVAILABLE, RequestID: res.header.Get("X-Request-Id")}
+		Detail: detail, Code: keyward.EUNAVAILABLE, RequestID: res.header.Get("X-Request-Id")}
 	if diff := cmp.Diff(want, got.problem); diff != "" || want.RequestID == "" {
 		tb.Errorf("problem (-want +got):\n%s", diff)
 	}
@@ -130,6 +137,55 @@ func TestReadyzRecovers(t *testing.T) {
 	wantStatus(t, s.do(t, http.MethodGet, "/readyz", ""), http.StatusServiceUnavailable)
 	up.Store(true)
 	wantStatus(t, s.do(t, http.MethodGet, "/readyz", ""), http.StatusOK)
+}
+
+// A check's change of state is logged once: a warning with the error when
+// it starts to fail, a note when it passes again, and nothing while it
+// stays as it was, however often a load balancer probes.
+func TestReadyzLogsChanges(t *testing.T) {
+	s := MustOpenServer(t)
+	var up atomic.Bool
+	up.Store(true)
+	s.Checks = []Check{{Name: "database", Check: func(context.Context) error {
+		if up.Load() {
+			return nil
+		}
+		return errUnreachable
+	}}}
+	type line struct{ Level, Msg, Check, Error string }
+	var want []line
+	for _, tt := range []struct {
+		up    bool
+		probe int
+		logs  []line
+	}{
+		{true, 2, nil},
+		{false, 3, []line{{"WARN", "readiness check failed", "database", errUnreachable.Error()}}},
+		{true, 2, []line{{"INFO", "readiness check passes again", "database", ""}}},
+		{false, 1, []line{{"WARN", "readiness check failed", "database", errUnreachable.Error()}}},
+	} {
+		up.Store(tt.up)
+		for range tt.probe {
+			s.do(t, http.MethodGet, "/readyz", "")
+		}
+		want = append(want, tt.logs...)
+	}
+	s.Close()
+	var got []line
+	for _, l := range s.log.lines(t) {
+		if l["msg"] != "http request" {
+			got = append(got, line{Level: str(l["level"]), Msg: str(l["msg"]), Check: str(l["check"]), Error: str(l["error"])})
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("log lines other than the access log (-want +got):\n%s", diff)
+	}
+}
+
+// str returns v if it is a string, else "".
+func str(v any) string {
+	s, _ := v.(string)
+	return s
 }
 
 // The checks run at once, so that slow dependencies do not add up to more

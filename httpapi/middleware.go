@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"path"
 	"runtime/debug"
 	"strings"
@@ -35,8 +34,9 @@ const requestIDHeader = "X-Request-Id"
 const maxRequestIDLen = 128
 
 // withRequestInfo names the request, answers its id on every response and
-// puts the keyward.RequestInfo that services record into the context. The
-// user agent, which lands in audit rows, is bounded and made printable.
+// puts the keyward.RequestInfo that services record into the context: the
+// client's address (see clientIP) and user agent. The user agent, which
+// lands in audit rows, is bounded and made printable.
 func (s *Server) withRequestInfo(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(requestIDHeader)
@@ -47,7 +47,7 @@ func (s *Server) withRequestInfo(next http.Handler) http.Handler {
 		h := w.Header()
 		h.Set(requestIDHeader, id)
 		h.Set("X-Content-Type-Options", "nosniff")
-		info := keyward.RequestInfo{RequestID: id, RemoteIP: remoteIP(r), UserAgent: keyward.CleanUserAgent(r.UserAgent())}
+		info := keyward.RequestInfo{RequestID: id, RemoteIP: s.clientIP(r), UserAgent: keyward.CleanUserAgent(r.UserAgent())}
 		next.ServeHTTP(w, r.WithContext(keyward.NewContextWithRequestInfo(r.Context(), info)))
 	})
 }
@@ -66,16 +66,6 @@ func validRequestID(id string) bool {
 		}
 	}
 	return true
-}
-
-// remoteIP is the address of the peer; IPv4-mapped IPv6 becomes IPv4 so it
-// matches IPv4 allow lists. It is the zero Addr when unknown.
-func remoteIP(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
 }
 
 // responseRecorder remembers the status of a response and the key that
@@ -109,9 +99,9 @@ func (w *responseRecorder) Unwrap() http.ResponseWriter {
 
 type recorderContextKey struct{}
 
-// logRequests writes one access log line per request. It logs the path,
-// with keys redacted, but never the query string, headers or bodies: any
-// of them may hold a key.
+// logRequests writes one access log line per request, with the client's
+// address. It logs the path, with keys redacted, but never the query
+// string, headers or bodies: any of them may hold a key.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -121,12 +111,16 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		if status == 0 {
 			status = http.StatusOK
 		}
+		info := keyward.RequestInfoFromContext(r.Context())
 		attrs := []slog.Attr{
 			slog.String("method", r.Method),
 			slog.String("path", redactKeys(r.URL.Path)),
 			slog.Int("status", status),
 			slog.Duration("duration", time.Since(start)),
-			slog.String("request_id", keyward.RequestInfoFromContext(r.Context()).RequestID),
+			slog.String("request_id", info.RequestID),
+		}
+		if info.RemoteIP.IsValid() {
+			attrs = append(attrs, slog.String("remote_ip", info.RemoteIP.String()))
 		}
 		if rec.keyID != "" {
 			attrs = append(attrs, slog.String("key_id", rec.keyID))

@@ -273,8 +273,9 @@ func TestAccessLog(t *testing.T) {
 	}
 	for i, line := range lines {
 		w := want[i]
-		if line["method"] != w.method || line["path"] != w.path || line["status"] != w.status || line["key_id"] != w.keyID || line["request_id"] != ids[i] {
-			t.Errorf("line %d: got %v, want method %s path %s status %v key_id %v request_id %s", i, line, w.method, w.path, w.status, w.keyID, ids[i])
+		if line["method"] != w.method || line["path"] != w.path || line["status"] != w.status || line["key_id"] != w.keyID ||
+			line["request_id"] != ids[i] || line["remote_ip"] != "127.0.0.1" {
+			t.Errorf("line %d: got %v, want method %s path %s status %v key_id %v request_id %s remote_ip 127.0.0.1", i, line, w.method, w.path, w.status, w.keyID, ids[i])
 		}
 		if _, ok := line["duration"].(float64); !ok {
 			t.Errorf("line %d: no duration: %v", i, line)

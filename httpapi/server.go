@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 
 	"keyward"
@@ -33,8 +34,8 @@ const (
 )
 
 // Server serves the REST API. Set its fields, then call Open, or mount
-// Handler in a server of your own. Every service must be set; Checks and
-// Metrics are optional.
+// Handler in a server of your own. Every service must be set; Checks,
+// TrustedProxies and Metrics are optional.
 type Server struct {
 	// Addr is the TCP address Open listens on, such as "127.0.0.1:8080";
 	// port 0 picks a free one, which URL then reports.
@@ -59,6 +60,15 @@ type Server struct {
 	// always ready.
 	Checks []Check
 
+	// TrustedProxies are the load balancers and proxies in front of the
+	// server (see ParseTrustedProxies). A request whose TCP peer is in
+	// them comes from the client that its X-Forwarded-For header names;
+	// from any other peer the header is ignored, for a client can write
+	// it. That client address is what allowlists check, audit events
+	// record, verification takes when the caller names no ip, and the
+	// access log shows. None: every request comes from its peer.
+	TrustedProxies []netip.Prefix
+
 	// Metrics, when set, serves GET /metrics without a key; when nil the
 	// route answers 404. It carries counts and latencies, never key
 	// material, but it tells how the service is used: operators should
@@ -79,6 +89,12 @@ type Server struct {
 	openAPI []byte
 	ln      net.Listener
 	srv     *http.Server
+
+	// checksMu guards failing: the names of the checks that failed when
+	// they last ran, so that a check's change of state is logged once
+	// rather than at every probe.
+	checksMu sync.Mutex
+	failing  map[string]bool
 }
 
 // logger returns the logger in use.

@@ -176,50 +176,16 @@ func TestServeBootstrapOnce(t *testing.T) {
 // TestServeCommand runs `keyward serve` itself until its context ends.
 func TestServeCommand(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
-	exit := make(chan int, 1)
-	go func() {
-		exit <- Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--log-format", "json"}, stdout, stderr)
-	}()
-
-	serving := regexp.MustCompile(`"url":"(http://[^"]+)"`)
-	var baseURL string
-	for deadline := time.Now().Add(5 * time.Second); baseURL == ""; {
-		select {
-		case code := <-exit:
-			t.Fatalf("serve exited early with code %d; stderr: %s", code, stderr.String())
-		default:
-		}
-		if m := serving.FindStringSubmatch(stderr.String()); m != nil {
-			baseURL = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("serve did not log its URL within 5s; stderr: %s", stderr.String())
-		} else {
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	keys := printedKey.FindAllString(stdout.String(), -1)
-	if len(keys) != 1 {
-		t.Fatalf("serve printed %d keys, want 1", len(keys))
-	}
-	if !strings.Contains(stdout.String(), shownOnce) {
+	srv := runServe(t, "--data-dir", t.TempDir())
+	key := srv.rootKey(t)
+	if !strings.Contains(srv.Stdout.String(), shownOnce) {
 		t.Errorf("serve output does not say %q", shownOnce)
 	}
-	mustDo(t, http.StatusOK, http.MethodGet, baseURL+"/v1/whoami", keys[0], nil)
-
-	cancel()
-	select {
-	case code := <-exit:
-		if code != 0 {
-			t.Errorf("serve: exit code %d after its context ended, want 0; stderr: %s", code, stderr.String())
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("serve did not stop within 5s of its context ending")
+	mustDo(t, http.StatusOK, http.MethodGet, srv.URL+"/v1/whoami", key, nil)
+	if code := srv.stop(t); code != 0 {
+		t.Errorf("serve: exit code %d after its context ended, want 0; stderr: %s", code, srv.Stderr.String())
 	}
-	if strings.Contains(stderr.String(), keys[0]) {
+	if strings.Contains(srv.Stderr.String(), key) {
 		t.Errorf("serve's log holds the root key")
 	}
 }

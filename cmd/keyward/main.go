@@ -21,20 +21,43 @@
 // invalidates every key); serve also takes --addr (KEYWARD_ADDR),
 // --log-format text|json (KEYWARD_LOG_FORMAT), --cache-ttl
 // (KEYWARD_CACHE_TTL, default 1m: the longest a cached key is served
-// without reading the store) and --redis-url (KEYWARD_REDIS_URL). Without
-// --redis-url each node counts rate limits in its own memory; with it the
-// counts are shared in Redis by every node. While Redis is unreachable a
-// node counts on its own (limits still hold, per node), logs it, and sets
-// the metric keyward_ratelimit_redis_up to 0. Metrics are served at
-// /metrics, without a key: keep that route off the public network.
+// without reading the store), --redis-url (KEYWARD_REDIS_URL) and
+// --trusted-proxies (KEYWARD_TRUSTED_PROXIES). Without --redis-url each
+// node counts rate limits in its own memory; with it the counts are shared
+// in Redis by every node. While Redis is unreachable a node counts on its
+// own (limits still hold, per node), logs it, and sets the metric
+// keyward_ratelimit_redis_up to 0. Metrics are served at /metrics, without
+// a key: keep that route off the public network.
+//
+// # Behind a load balancer
+//
+// A request comes from its TCP peer: behind a proxy, from the proxy.
+// --trusted-proxies 10.0.0.5,10.1.0.0/16 names the proxies (IPs and CIDRs,
+// comma-separated) whose X-Forwarded-For header Keyward believes: for a
+// request from one of them, it walks the header from the right, past the
+// entries that are trusted proxies too, and takes the first one that is
+// not as the client; an entry that does not parse ends the walk at the
+// hop to its right. That client address is what the org's and management
+// keys' allowed_ips check, what audit events record as source_ip, what a
+// verification without "ip" checks, and what the access log shows. From
+// any other peer, or without the flag, the header is ignored, since a
+// client can write whatever it likes there. The proxy must append to the
+// header (nginx: proxy_set_header X-Forwarded-For
+// $proxy_add_x_forwarded_for;).
 //
 // # Many nodes
 //
 // Without --database-url the store is SQLite in --data-dir, for one node.
 // With --database-url postgres://user:password@host:5432/db every node
-// shares one PostgreSQL, behind any load balancer:
+// shares one PostgreSQL, 14 or later, behind any load balancer:
 //
-//	keyward serve --addr :8080 --database-url "postgres://keyward:PASSWORD@db:5432/keyward" [--redis-url redis://redis:6379/0]
+//	keyward serve --addr :8080 --database-url "postgres://keyward:PASSWORD@db:5432/keyward" [--redis-url redis://redis:6379/0] [--trusted-proxies LB]
+//
+// Only PostgreSQL itself: CockroachDB and other servers that speak its
+// protocol are not supported, for they lack LISTEN/NOTIFY (the change
+// feed) or advisory locks (migrations while several nodes start). Each node
+// keeps a pool of max(10, 4×GOMAXPROCS) connections unless the URL sets
+// ?pool_max_conns=N, plus one that listens.
 //
 // The first node to start on an empty database creates the default org and
 // prints its root key; nodes that start at the same time find it made and
@@ -55,11 +78,13 @@
 //	{"status": "ok", "checks": {"database": "ok", "change_feed": "ok", "redis": "ok"}}
 //
 // change_feed is there with --database-url, redis with --redis-url; a
-// failing check answers "unreachable", and the node logs why. While the
-// database does not answer within 2s, or the node does not hear the change
-// feed, /readyz answers 503 with the usual error body (code "unavailable")
-// plus the checks, and a load balancer should take the node out of its
-// pool: it cannot read keys, or could serve revoked ones. While only Redis
+// failing check answers "unreachable", and the node logs why when the
+// check starts to fail (and again when it passes). While the database does
+// not answer within 2s, or the node does not hear the change feed, /readyz
+// answers 503 with the usual error body (code "unavailable", status 503,
+// detail such as "Not ready: database unreachable.") plus the checks, and
+// a load balancer should take the node out of its pool: it cannot read
+// keys, or could serve revoked ones. While only Redis
 // fails it answers 200 with status "degraded": Redis is shared, so it fails
 // on every node at once, and each node can count rate limits on its own
 // meanwhile; failing readiness everywhere would stop the whole service for

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +62,7 @@ func withDatabase(dbURL string) func(*Config) {
 func withLongCache(c *Config) { c.CacheTTL = time.Hour }
 
 // A database URL that does not work fails with an error that names the
-// flag and the database, never the password, from serve and init alike.
+// flag and what is wrong, never the password, from serve and init alike.
 func TestDatabaseURLErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -74,6 +73,9 @@ func TestDatabaseURLErrors(t *testing.T) {
 		{"unreachable", "postgres://keyward:" + testPassword + "@127.0.0.1:1/keyward?connect_timeout=2", "127.0.0.1:1/keyward"},
 		{"malformed", "postgres://keyward:" + testPassword + "@127.0.0.1:port/keyward", "postgres://"},
 		{"not postgres", "mysql://keyward:" + testPassword + "@127.0.0.1/keyward", "postgres://"},
+		// pgx's own words, without the URL that its wrapper quotes.
+		{"missing CA file", "postgres://keyward:" + testPassword + "@127.0.0.1:1/keyward?sslmode=verify-full&sslrootcert=/nonexistent",
+			"--database-url: unable to read CA file: open /nonexistent: no such file or directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,44 +110,20 @@ func TestDatabaseURLErrors(t *testing.T) {
 func TestServePostgres(t *testing.T) {
 	t.Parallel()
 	dbURL := testDatabase(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
-	exit := make(chan int, 1)
-	go func() {
-		exit <- Run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--database-url", dbURL, "--log-format", "json"}, stdout, stderr)
-	}()
-	serving := regexp.MustCompile(`(?m)^.*"msg":"keyward serving".*$`)
-	var line string
-	for deadline := time.Now().Add(10 * time.Second); line == ""; {
-		select {
-		case code := <-exit:
-			t.Fatalf("serve exited early with code %d; stderr: %s", code, stderr.String())
-		default:
-		}
-		if line = serving.FindString(stderr.String()); line == "" {
-			if time.Now().After(deadline) {
-				t.Fatalf("serve did not log that it serves within 10s; stderr: %s", stderr.String())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	var started struct{ URL, Store, Database string }
-	if err := json.Unmarshal([]byte(line), &started); err != nil {
-		t.Fatalf("start log line %s: %v", line, err)
+	srv := runServe(t, "--database-url", dbURL)
+	var started struct{ Store, Database string }
+	if err := json.Unmarshal([]byte(srv.StartLog), &started); err != nil {
+		t.Fatalf("start log line %s: %v", srv.StartLog, err)
 	}
 	u := parseURL(t, dbURL)
 	if started.Store != "postgres" || started.Database != u.Host+u.Path {
 		t.Errorf("start log: store %q, database %q; want postgres and %s", started.Store, started.Database, u.Host+u.Path)
 	}
-	keys := printedKey.FindAllString(stdout.String(), -1)
-	if len(keys) != 1 {
-		t.Fatalf("serve printed %d keys, want 1", len(keys))
-	}
+	srv.rootKey(t) // printed exactly once
 
 	// The feed starts listening in the background; until it does, the node
 	// is not ready.
-	res := waitReady(t, started.URL, 10*time.Second)
+	res := waitReady(t, srv.URL, 10*time.Second)
 	if diff := cmp.Diff(map[string]any{"status": "ok", "checks": map[string]any{"database": "ok", "change_feed": "ok"}}, res); diff != "" {
 		t.Errorf("readyz (-want +got):\n%s", diff)
 	}
@@ -158,21 +136,15 @@ func TestServePostgres(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &acme); err != nil {
 		t.Fatalf("init --json: %v", err)
 	}
-	who := mustDo(t, http.StatusOK, http.MethodGet, started.URL+"/v1/whoami", acme["key"], nil)
+	who := mustDo(t, http.StatusOK, http.MethodGet, srv.URL+"/v1/whoami", acme["key"], nil)
 	if str(who, "org_id") != acme["org_id"] {
 		t.Errorf("whoami with the key of init: org %q, want %q", str(who, "org_id"), acme["org_id"])
 	}
 
-	cancel()
-	select {
-	case code := <-exit:
-		if code != 0 {
-			t.Errorf("serve: exit code %d after its context ended, want 0; stderr: %s", code, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not stop within 10s of its context ending")
+	if code := srv.stop(t); code != 0 {
+		t.Errorf("serve: exit code %d after its context ended, want 0; stderr: %s", code, srv.Stderr.String())
 	}
-	if all := stdout.String() + stderr.String() + out + errOut; strings.Contains(all, testPassword) {
+	if all := srv.Stdout.String() + srv.Stderr.String() + out + errOut; strings.Contains(all, testPassword) {
 		t.Errorf("serve or init shows the database password")
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -61,21 +63,29 @@ type ServeCmd struct {
 	LogFormat string        `name:"log-format" env:"KEYWARD_LOG_FORMAT" enum:"text,json" default:"text" help:"Log format: text or json."`
 	CacheTTL  time.Duration `name:"cache-ttl" env:"KEYWARD_CACHE_TTL" default:"1m" help:"Longest time a cached key is served without reading the store."`
 	RedisURL  string        `name:"redis-url" env:"KEYWARD_REDIS_URL" placeholder:"URL" help:"Redis for cluster-wide rate limits, such as redis://127.0.0.1:6379/0; without it each node counts alone. While Redis is unreachable the node counts alone and says so in its log and metrics."`
+	// TrustedProxies is parsed by httpapi.ParseTrustedProxies, the one
+	// place that reads proxies and X-Forwarded-For.
+	TrustedProxies string `name:"trusted-proxies" env:"KEYWARD_TRUSTED_PROXIES" placeholder:"LIST" help:"Comma-separated IPs and CIDRs of the load balancers in front of the node, such as 10.0.0.5,10.1.0.0/16: a request from one of them comes from the client that its X-Forwarded-For header names. Without it the header is ignored and a request comes from its TCP peer."`
 }
 
 // Run starts the server and blocks until ctx is done.
 func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
+	proxies, err := httpapi.ParseTrustedProxies(c.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	m := NewMain()
 	m.Config = Config{
-		Addr:        c.Addr,
-		DataDir:     c.DataDir,
-		DatabaseURL: c.DatabaseURL,
-		Pepper:      c.Pepper,
-		CacheTTL:    c.CacheTTL,
-		RedisURL:    c.RedisURL,
-		Logger:      newLogger(g.Stderr, c.LogFormat),
-		Stdout:      g.Stdout,
-		Bootstrap:   true,
+		Addr:           c.Addr,
+		DataDir:        c.DataDir,
+		DatabaseURL:    c.DatabaseURL,
+		Pepper:         c.Pepper,
+		CacheTTL:       c.CacheTTL,
+		RedisURL:       c.RedisURL,
+		TrustedProxies: proxies,
+		Logger:         newLogger(g.Stderr, c.LogFormat),
+		Stdout:         g.Stdout,
+		Bootstrap:      true,
 	}
 	if err := m.Run(ctx); err != nil {
 		m.Close()
@@ -107,6 +117,9 @@ type Config struct {
 	// RedisURL, when set, makes rate limits cluster-wide in Redis, with
 	// this node's own counting while Redis is unreachable.
 	RedisURL string
+	// TrustedProxies are the load balancers whose X-Forwarded-For header
+	// names the client (httpapi.Server.TrustedProxies).
+	TrustedProxies []netip.Prefix
 	// FlushInterval is how often last use and usage counts are written;
 	// zero for the default.
 	FlushInterval time.Duration
@@ -195,6 +208,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Usage:           m.Service,
 		Auth:            m.Engine,
 		Checks:          checks,
+		TrustedProxies:  m.Config.TrustedProxies,
 		Metrics:         promhttp.HandlerFor(m.Metrics, promhttp.HandlerOpts{Registry: m.Metrics}),
 		Mounts: []httpapi.Mount{
 			dispersed.New(dispersed.Config{Keys: m.Service, Auth: m.Engine, Logger: m.Config.Logger}),
@@ -313,30 +327,51 @@ func (m *Main) openStore() error {
 		m.DB, m.storeKind, m.storeName = db, "sqlite", path
 		return nil
 	}
-	// Parsed here too, to name the database without its credentials and
-	// to refuse a malformed URL before the store quotes it.
-	cfg, err := pgconn.ParseConfig(m.Config.DatabaseURL)
+	cfg, err := parseDatabaseURL(m.Config.DatabaseURL)
 	if err != nil {
-		return errors.New("--database-url: want postgres://[user[:password]@]host[:port]/database[?param=value...]")
+		return fmt.Errorf("--database-url: %w", err)
 	}
 	name := net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))) + "/" + cfg.Database
 	db := postgres.NewDB(m.Config.DatabaseURL)
 	db.Logger = m.Config.Logger
+	// pgx names the host, user and database of a failed connection, never
+	// the password. %v, not %w: errorText would print only the message of
+	// a keyward.Error inside, without the flag.
 	if err := db.Open(); err != nil {
-		return fmt.Errorf("--database-url: open %s: %s", name, redact(err.Error(), cfg.Password))
+		return fmt.Errorf("--database-url: open %s: %v", name, err)
 	}
 	m.DB, m.storeKind, m.storeName = db, "postgres", name
 	return nil
 }
 
-// redact blanks password out of text, an error from the store: drivers
-// name the user and database of a failed connection, and a wrapper might
-// quote the whole URL.
-func redact(text, password string) string {
-	if password == "" {
-		return text
+// errDatabaseURL is the error of a database URL that does not parse, and
+// says what one looks like.
+var errDatabaseURL = errors.New("want postgres://[user[:password]@]host[:port]/database[?param=value...]")
+
+// parseDatabaseURL parses a database URL before the store does, to name
+// the database without its credentials and to refuse a bad URL with an
+// error that cannot quote it. Only URLs: pgx's errors about the
+// keyword/value form quote its input. What pgx finds wrong in a URL, such
+// as a CA file it cannot read, the error under its ParseConfigError says
+// without the password (that wrapper quotes the URL, masked as well as
+// pgx can); a *url.Error, which pgx versions that parsed with net/url
+// returned, quotes the URL whole.
+func parseDatabaseURL(s string) (*pgconn.Config, error) {
+	if !strings.HasPrefix(s, "postgres://") && !strings.HasPrefix(s, "postgresql://") {
+		return nil, errDatabaseURL
 	}
-	return strings.ReplaceAll(text, password, "xxxxx")
+	cfg, err := pgconn.ParseConfig(s)
+	if err == nil {
+		return cfg, nil
+	}
+	var perr *pgconn.ParseConfigError
+	if errors.As(err, &perr) {
+		var uerr *url.Error
+		if inner := perr.Unwrap(); inner != nil && !errors.As(inner, &uerr) {
+			return nil, inner
+		}
+	}
+	return nil, errDatabaseURL
 }
 
 // openLimiter returns the rate limiter for Config.RedisURL: nil (the
