@@ -114,6 +114,9 @@ func (db *DB) SpendCredits(ctx context.Context, orgID, id string, cost int64, no
 	if cost < 0 {
 		return 0, false, keyward.Invalid(keyward.FieldError{Field: "cost", Message: "must not be negative"})
 	}
+	if !storable(orgID, id) {
+		return 0, false, pgx.ErrNoRows
+	}
 	// The common case. Its conditions are exactly those under which the
 	// transaction below would only subtract; a cost of 0 skips it, so that
 	// a check writes nothing.
@@ -182,17 +185,21 @@ func lockNewestOfLine(ctx context.Context, tx pgx.Tx, orgID, line string) (*keyw
 }
 
 // RefillCredits applies every refill due at now to the keys that are not
-// deleted, in transactions of at most refillBatch keys, announces them,
-// and returns them, hash included. A batch skips the keys that another
-// transaction holds, so that the sweeps of several nodes share the work
-// instead of queueing behind each other; a key skipped because a spend
-// holds it gets its refill from that spend.
+// deleted, in transactions of at most refillBatch keys, and returns them,
+// hash included. It announces nothing: see keyward.ChangeKey. A batch
+// skips the keys that another transaction holds, so that the sweeps of
+// several nodes share the work instead of queueing behind each other, and
+// a sweep never waits for a spend or an update. A skipped key is refilled
+// by the next sweep, or before it by the key's next spend that takes the
+// transaction path, as every spend does when a refill is due.
 func (db *DB) RefillCredits(ctx context.Context, now time.Time) (_ []*keyward.Key, err error) {
 	defer wrap(&err, "RefillCredits")
 	var refilled []*keyward.Key
 	for {
 		var batch []*keyward.Key
 		err := db.writeTx(ctx, func(tx pgx.Tx) error {
+			// A run that a deadlock aborted refilled nothing.
+			batch = nil
 			// A refill moves a key's due time past now, so each batch finds
 			// only keys that the ones before it did not refill.
 			keys, err := queryKeys(ctx, tx, `SELECT `+keyColumns+` FROM keys
@@ -214,7 +221,7 @@ func (db *DB) RefillCredits(ctx context.Context, now time.Time) (_ []*keyward.Ke
 				return err
 			}
 			batch = keys
-			return notify(ctx, tx, db.channel, keyChanges(keys...))
+			return nil
 		})
 		if err != nil {
 			return nil, err

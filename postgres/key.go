@@ -139,6 +139,9 @@ func (db *DB) CreateKey(ctx context.Context, k *keyward.Key, ev *keyward.AuditEv
 // FindKeyByID returns the org's key, deleted or not, or ENOTFOUND.
 func (db *DB) FindKeyByID(ctx context.Context, orgID, id string) (_ *keyward.Key, err error) {
 	defer wrap(&err, "FindKeyByID(%q)", id)
+	if !storable(orgID, id) {
+		return nil, pgx.ErrNoRows
+	}
 	return scanKey(db.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM keys WHERE org_id = $1 AND id = $2`, orgID, id))
 }
 
@@ -195,6 +198,9 @@ func (db *DB) FindKeys(ctx context.Context, orgID string, f keyward.KeyFilter) (
 // also writes nothing but returns the key as stored.
 func (db *DB) UpdateKey(ctx context.Context, orgID, id string, update func(k *keyward.Key) error, ev *keyward.AuditEvent) (_ *keyward.Key, err error) {
 	defer wrap(&err, "UpdateKey(%q)", id)
+	if !storable(orgID, id) {
+		return nil, pgx.ErrNoRows
+	}
 	var stored, k *keyward.Key
 	err = db.writeTx(ctx, func(tx pgx.Tx) error {
 		var err error
@@ -240,6 +246,9 @@ func (db *DB) UpdateKey(ctx context.Context, orgID, id string, update func(k *ke
 // the old key keeps a balance of 0 and spends from next.
 func (db *DB) RotateKey(ctx context.Context, orgID, id string, next *keyward.Key, rotate func(old *keyward.Key) error, ev *keyward.AuditEvent) (_ *keyward.Key, err error) {
 	defer wrap(&err, "RotateKey(%q)", id)
+	if !storable(orgID, id) {
+		return nil, pgx.ErrNoRows
+	}
 	var old *keyward.Key
 	err = db.writeTx(ctx, func(tx pgx.Tx) error {
 		// next joins the old key's service account, if it has one. Lock
@@ -264,8 +273,11 @@ func (db *DB) RotateKey(ctx context.Context, orgID, id string, next *keyward.Key
 		old.ID, old.OrgID, old.Hash, old.LineID = stored.ID, stored.OrgID, stored.Hash, stored.LineID
 		old.RotatedTo, next.RotatedFrom = next.ID, old.ID
 		next.LineID = cmp.Or(old.LineID, old.ID)
+		// Set whether or not old has credits: a run before this one may
+		// have moved credits that the key has no more.
+		next.Credits = old.Credits
 		if old.Credits != nil {
-			next.Credits, old.Credits = old.Credits, &keyward.Credits{}
+			old.Credits = &keyward.Credits{}
 		}
 		if err := updateKey(ctx, tx, old); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"keyward"
 )
@@ -20,7 +22,8 @@ const (
 	// server whether it is still there after listenIdle, and gives it
 	// listenPing to answer: a dead listener is noticed within about 20 s,
 	// and the ChangeAll after the reconnect flushes what it missed. The
-	// cost is one SELECT per node every 15 s.
+	// cost is one SELECT per node every 15 s. A DB's listenIdle and
+	// listenPing fields override them in tests.
 	listenIdle = 15 * time.Second
 	listenPing = 5 * time.Second
 	// listenConnect bounds a connection attempt together with its
@@ -29,7 +32,10 @@ const (
 	// listenRetryMin and listenRetryMax bound the back-off between
 	// attempts: quick after a blip (a failover, a restarted server), and
 	// no more than one attempt per node every 5 s while PostgreSQL is
-	// down.
+	// down. The back-off starts again from listenRetryMin only after a
+	// connection that stayed up for the idle period: each connection
+	// flushes the node's caches, so a server that drops the listener
+	// right after LISTEN must not make it reconnect in a tight loop.
 	listenRetryMin = 100 * time.Millisecond
 	listenRetryMax = 5 * time.Second
 	// listenClose bounds the goodbye to a server that may be gone.
@@ -60,15 +66,19 @@ func (db *DB) Listen(ctx context.Context, apply func(keyward.Change)) error {
 	// however many attempts it takes.
 	down := false
 	for {
+		var connected time.Time
 		err := db.listen(ctx, apply, func() {
 			if down {
 				logger.Info("change feed is listening again; flushing caches", "channel", db.channel)
 			}
 			down = false
-			retry = listenRetryMin
+			connected = time.Now()
 		})
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if !connected.IsZero() && time.Since(connected) >= db.idle() {
+			retry = listenRetryMin
 		}
 		if !down {
 			// pgx's errors name the user and database, never the password.
@@ -92,6 +102,11 @@ func (db *DB) Listening() bool {
 	return db.listening.Load()
 }
 
+// idle returns how long the listener waits for a notice before it pings.
+func (db *DB) idle() time.Duration {
+	return cmp.Or(db.listenIdle, listenIdle)
+}
+
 // listen connects, listens, calls listening and apply(ChangeAll), and
 // then applies notices until the connection fails or ctx ends. LISTEN
 // comes before the ChangeAll: a write committed after the flush is then
@@ -109,10 +124,12 @@ func (db *DB) listen(ctx context.Context, apply func(keyward.Change), listening 
 	db.listening.Store(true)
 	listening()
 	apply(keyward.Change{Kind: keyward.ChangeAll})
+	idle := db.idle()
+	ping := cmp.Or(db.listenPing, listenPing)
 	for {
-		waitCtx, cancel := context.WithTimeout(ctx, listenIdle)
+		waitCtx, cancel := context.WithTimeout(ctx, idle)
 		n, err := conn.WaitForNotification(waitCtx)
-		idle := waitCtx.Err() != nil && ctx.Err() == nil
+		timedOut := waitCtx.Err() != nil && ctx.Err() == nil
 		cancel()
 		if n != nil {
 			apply(decodeChange(n.Payload))
@@ -121,9 +138,9 @@ func (db *DB) listen(ctx context.Context, apply func(keyward.Change), listening 
 		case err == nil:
 		case ctx.Err() != nil:
 			return ctx.Err()
-		case idle:
-			if err := pingListener(ctx, conn); err != nil {
-				return fmt.Errorf("no answer to a ping after %v without notices: %w", listenIdle, err)
+		case timedOut:
+			if err := pingListener(ctx, conn, ping); err != nil {
+				return fmt.Errorf("no answer to a ping after %v without notices: %w", idle, err)
 			}
 		default:
 			return fmt.Errorf("wait for notices: %w", err)
@@ -147,6 +164,14 @@ func (db *DB) connectListener(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
+	// The listener is idle between notices and pings, and an
+	// idle_session_timeout set for the role or the database (or in the
+	// URL) would end its session over and over. A server without the
+	// setting has no such timeout.
+	if _, err := conn.Exec(ctx, "SET idle_session_timeout = 0"); err != nil && !undefinedSetting(err) {
+		closeListener(conn)
+		return nil, fmt.Errorf("disable idle_session_timeout: %w", err)
+	}
 	// The channel name holds a dot, so it must be quoted.
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{db.channel}.Sanitize()); err != nil {
 		closeListener(conn)
@@ -155,11 +180,18 @@ func (db *DB) connectListener(ctx context.Context) (*pgx.Conn, error) {
 	return conn, nil
 }
 
-// pingListener checks with a round trip that the server still holds the
-// listener's session. Notices that arrive meanwhile are queued by pgx for
-// the next WaitForNotification.
-func pingListener(ctx context.Context, conn *pgx.Conn) error {
-	ctx, cancel := context.WithTimeout(ctx, listenPing)
+// undefinedSetting reports whether err is the server's refusal of a
+// setting it does not know.
+func undefinedSetting(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == codeUndefinedObject
+}
+
+// pingListener checks with a round trip, within timeout, that the server
+// still holds the listener's session. Notices that arrive meanwhile are
+// queued by pgx for the next WaitForNotification.
+func pingListener(ctx context.Context, conn *pgx.Conn, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	_, err := conn.Exec(ctx, "SELECT 1")
 	return err

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"keyward"
 	"keyward/postgres"
 	"keyward/storetest"
@@ -138,6 +140,124 @@ func TestListenTerminated(t *testing.T) {
 	}
 	revoke(t, db, root)
 	wantChange(t, changes, keyChange(root))
+}
+
+// listenerPID returns the server process of the listener of the store
+// named application, failing unless there is exactly one.
+func listenerPID(t *testing.T, application string) int {
+	t.Helper()
+	rows, err := connect(t, testDB).Query(t.Context(), `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, application+"/listener")
+	if err != nil {
+		t.Fatalf("pg_stat_activity: %v", err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		t.Fatalf("pg_stat_activity: %v", err)
+	}
+	if len(pids) != 1 {
+		t.Fatalf("%d listener sessions of %s, want 1", len(pids), application)
+	}
+	return pids[0]
+}
+
+// wantQuiet checks that the feed heard nothing, and is listening.
+func wantQuiet(t *testing.T, db *postgres.DB, changes <-chan keyward.Change) {
+	t.Helper()
+	select {
+	case c := <-changes:
+		t.Errorf("heard %+v, want nothing", c)
+	default:
+	}
+	if !db.Listening() {
+		t.Errorf("Listening() = false, want true")
+	}
+}
+
+// TestListenIdleCycles runs many idle periods, each ended by a ping: the
+// listener keeps its session, the caches are not flushed again, and a
+// change after them is heard.
+func TestListenIdleCycles(t *testing.T) {
+	name := "feedtest-" + strings.ToLower(rand.Text()[:8])
+	db := mustOpen(t, withParam(t, newSchema(t), "application_name", name))
+	db.SetListenTimes(20*time.Millisecond, time.Second)
+	_, root := createOrg(t, db)
+	changes := startListen(t, db)
+	wantChange(t, changes, changeAll)
+	pid := listenerPID(t, name)
+	time.Sleep(200 * time.Millisecond)
+	wantQuiet(t, db, changes)
+	if got := listenerPID(t, name); got != pid {
+		t.Errorf("listener session %d after idle periods, want %d: it reconnected", got, pid)
+	}
+	revoke(t, db, root)
+	wantChange(t, changes, keyChange(root))
+}
+
+// TestListenIdleSessionTimeout gives the store's sessions an
+// idle_session_timeout shorter than the listener's idle period, as a role
+// or database setting may: the listener is not ended by it.
+func TestListenIdleSessionTimeout(t *testing.T) {
+	name := "feedtest-" + strings.ToLower(rand.Text()[:8])
+	u := newSchema(t)
+	db := mustOpen(t, withParam(t, withParam(t, u, "application_name", name), "idle_session_timeout", "100ms"))
+	writer := mustOpen(t, u)
+	_, root := createOrg(t, writer)
+	changes := startListen(t, db)
+	wantChange(t, changes, changeAll)
+	pid := listenerPID(t, name)
+	time.Sleep(400 * time.Millisecond)
+	wantQuiet(t, db, changes)
+	if got := listenerPID(t, name); got != pid {
+		t.Errorf("listener session %d after the idle timeout, want %d: it reconnected", got, pid)
+	}
+	revoke(t, writer, root)
+	wantChange(t, changes, keyChange(root))
+}
+
+// TestListenBackoff ends the listener's session each time it connects, as
+// a server or a proxy that drops idle or listening sessions at once does:
+// the feed reconnects with a growing delay rather than every 100 ms, each
+// reconnect flushing the node's caches, and hears changes once the drops
+// stop.
+func TestListenBackoff(t *testing.T) {
+	name := "feedtest-" + strings.ToLower(rand.Text()[:8])
+	db := mustOpen(t, withParam(t, newSchema(t), "application_name", name))
+	_, root := createOrg(t, db)
+	changes := startListen(t, db)
+	wantChange(t, changes, changeAll)
+
+	// Attempts at about 0.1, 0.3, 0.7 and 1.5 s, where a delay that starts
+	// again at each connection would make about 15.
+	const flapping = 1600 * time.Millisecond
+	killer := connect(t, testDB)
+	for end := time.Now().Add(flapping); time.Now().Before(end); time.Sleep(2 * time.Millisecond) {
+		// Only sessions that listen: one that dies while it connects is a
+		// failed attempt, which backs off anyway.
+		if _, err := killer.Exec(t.Context(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE application_name = $1 AND state = 'idle' AND starts_with(query, 'LISTEN')`, name+"/listener"); err != nil {
+			t.Fatalf("terminate: %v", err)
+		}
+	}
+	flushes := 0
+	for len(changes) > 0 {
+		if c := <-changes; c.Kind != keyward.ChangeAll {
+			t.Errorf("heard %+v while the listener was dropped, want ChangeAll alone", c)
+		}
+		flushes++
+	}
+	if flushes > 6 {
+		t.Errorf("%d reconnects in %v of dropped sessions, want at most 6", flushes, flapping)
+	}
+	waitListening(t, db, true)
+	revoke(t, db, root)
+	// The ChangeAll of the last reconnect may come after the count above.
+	c := nextChange(t, changes)
+	for c.Kind == keyward.ChangeAll {
+		c = nextChange(t, changes)
+	}
+	if want := keyChange(root); c.Kind != want.Kind || !bytes.Equal(c.KeyHash, want.KeyHash) {
+		t.Errorf("change = %+v, want %+v", c, want)
+	}
 }
 
 // TestListenOutage cuts the network to the server for a while: the feed

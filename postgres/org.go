@@ -53,6 +53,9 @@ func findOrg(ctx context.Context, q querier, orgID string) error {
 // none, or ENOTFOUND when the org does not exist.
 func (db *DB) FindOrgPolicy(ctx context.Context, orgID string) (_ *keyward.OrgPolicy, err error) {
 	defer wrap(&err, "FindOrgPolicy(%q)", orgID)
+	if !storable(orgID) {
+		return nil, pgx.ErrNoRows
+	}
 	var (
 		found       bool
 		ips         []string
@@ -77,6 +80,9 @@ func (db *DB) FindOrgPolicy(ctx context.Context, orgID string) (_ *keyward.OrgPo
 // exist.
 func (db *DB) UpdateOrgPolicy(ctx context.Context, orgID string, p *keyward.OrgPolicy, ev *keyward.AuditEvent) (err error) {
 	defer wrap(&err, "UpdateOrgPolicy(%q)", orgID)
+	if !storable(orgID) {
+		return pgx.ErrNoRows
+	}
 	// A nil list would be stored as NULL, which the column refuses.
 	ips := append([]string{}, p.AllowedIPs...)
 	return db.writeTx(ctx, func(tx pgx.Tx) error {

@@ -12,6 +12,9 @@ import (
 // when none were set.
 func (db *DB) FindOwner(ctx context.Context, orgID, ownerID string) (_ *keyward.Owner, err error) {
 	defer wrap(&err, "FindOwner(%q)", ownerID)
+	if !storable(orgID, ownerID) {
+		return nil, pgx.ErrNoRows
+	}
 	var limits string
 	o := &keyward.Owner{ID: ownerID, OrgID: orgID}
 	if err := db.pool.QueryRow(ctx, `SELECT rate_limits, updated_at FROM owners WHERE org_id = $1 AND owner_id = $2`, orgID, ownerID).

@@ -1,7 +1,10 @@
-// Package postgres implements keyward.Store on PostgreSQL, through pgx, so
-// that any number of Keyward nodes can share one database. It also
-// implements keyward.ChangeFeed (listen.go): every write that can change a
-// verification answer is announced with NOTIFY in its own transaction.
+// Package postgres implements keyward.Store on PostgreSQL 14 or later,
+// through pgx, so that any number of Keyward nodes can share one database.
+// It also implements keyward.ChangeFeed (listen.go): every write that can
+// change a verification answer is announced with NOTIFY in its own
+// transaction. It needs PostgreSQL itself, for LISTEN/NOTIFY, session
+// advisory locks and date_bin: CockroachDB, which speaks the same
+// protocol, is not supported.
 package postgres
 
 import (
@@ -11,9 +14,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -42,7 +47,13 @@ const (
 	// readiness check or a CLI command in seconds rather than after the
 	// kernel's SYN retries (about two minutes).
 	connectTimeout = 5 * time.Second
+	// minPoolConns is the floor of the pool's size; see poolMaxConns.
+	minPoolConns = 10
 )
+
+// minServerVersion is PostgreSQL 14, in server_version_num's form: FindUsage
+// needs date_bin, and PostgreSQL 13 is past its end of life.
+const minServerVersion = 140000
 
 // Migration locking. Every node applies the migrations at start under one
 // session advisory lock, so nodes that start together migrate once; the
@@ -54,9 +65,15 @@ const (
 	migrateLockPolls = 300
 )
 
+// migrateLockID is the advisory lock that migrations run under. goose's
+// default id is the same for every goose-migrated application, so in a
+// database shared with one, each would wait for the other's migrations,
+// and a node could wait out its lock timeout behind a stuck one.
+var migrateLockID = int64(crc32.ChecksumIEEE([]byte("keyward migrations")))
+
 // Transaction retries. Under READ COMMITTED only a deadlock (and, on a
-// stricter isolation or CockroachDB, a serialization failure) aborts a
-// transaction that would succeed when run again; writeTx runs it again up
+// stricter isolation, a serialization failure) aborts a transaction that
+// would succeed when run again; writeTx runs it again up
 // to txAttempts times in all, waiting a jittered, doubling delay from
 // txBackoff so that the transactions that collided do not collide again.
 const (
@@ -69,6 +86,8 @@ const (
 	codeUniqueViolation      = "23505"
 	codeSerializationFailure = "40001"
 	codeDeadlockDetected     = "40P01"
+	// codeUndefinedObject is what SET answers for an unknown setting.
+	codeUndefinedObject = "42704"
 	// codeBadText is character_not_in_repertoire: PostgreSQL text holds
 	// neither NUL nor invalid UTF-8, which SQLite stores without a word.
 	codeBadText = "22021"
@@ -85,7 +104,8 @@ const (
 type DB struct {
 	// URL is the database's URL or key=value connection string. pgx's
 	// settings apply (pool_max_conns, sslmode, ...); application_name
-	// defaults to "keyward" and connect_timeout to 5 s.
+	// defaults to "keyward", connect_timeout to 5 s and pool_max_conns to
+	// 4 × GOMAXPROCS, at least 10.
 	URL string
 	// Logger receives what the change feed reports; nil means
 	// slog.Default().
@@ -96,6 +116,9 @@ type DB struct {
 	channel string
 	// listening reports whether Listen holds a live subscription.
 	listening atomic.Bool
+	// listenIdle and listenPing, when not zero, replace the constants of
+	// the same names, so that tests can run idle cycles in milliseconds.
+	listenIdle, listenPing time.Duration
 }
 
 var _ keyward.Store = (*DB)(nil)
@@ -125,6 +148,11 @@ func (db *DB) Open() (err error) {
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = connectTimeout
 	}
+	// pgxpool takes pool_max_conns out of what it parses; pgconn, which
+	// parsed the URL for it, keeps it as a runtime parameter.
+	if conn, err := pgconn.ParseConfig(db.URL); err == nil && conn.RuntimeParams["pool_max_conns"] == "" {
+		cfg.MaxConns = poolMaxConns()
+	}
 	cfg.AfterConnect = func(_ context.Context, conn *pgx.Conn) error {
 		// pgx reads timestamptz in the local zone; the store's times are
 		// UTC, as SQLite's are.
@@ -148,8 +176,16 @@ func (db *DB) Open() (err error) {
 	}()
 	// The first query connects, so that a connection error comes without
 	// the migration's wording around it.
-	var schema *string
-	if err := db.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+	var (
+		schema     *string
+		versionNum int
+		version    string
+	)
+	if err := db.pool.QueryRow(ctx, `SELECT current_schema(), current_setting('server_version_num')::int, current_setting('server_version')`).
+		Scan(&schema, &versionNum, &version); err != nil {
+		return err
+	}
+	if err := checkServerVersion(versionNum, version); err != nil {
 		return err
 	}
 	if schema == nil {
@@ -162,16 +198,41 @@ func (db *DB) Open() (err error) {
 	return nil
 }
 
+// poolMaxConns is the pool's size when the URL sets none: pgx's default,
+// the number of CPUs but at least 4, is too small here. Verifying a key
+// with credits takes a connection for its spend, and a spend may wait for
+// a row lock that another node's spend or rotation holds, so a handful of
+// waiting spends would hold every connection while FindKeyByHash and the
+// readiness ping queue behind them.
+func poolMaxConns() int32 {
+	return int32(max(minPoolConns, 4*runtime.GOMAXPROCS(0)))
+}
+
+// checkServerVersion refuses a server older than minServerVersion, before
+// a migration fails on it with a less helpful message. num is
+// server_version_num; version is server_version, as shown to the user.
+func checkServerVersion(num int, version string) error {
+	if num >= minServerVersion {
+		return nil
+	}
+	// server_version may carry the packager's words after the number.
+	if f := strings.Fields(version); len(f) > 0 {
+		version = f[0]
+	}
+	return fmt.Errorf("PostgreSQL 14 or later required, server is %s", version)
+}
+
 // migrate applies the embedded migrations that the schema lacks, under
-// goose's session advisory lock. goose records the applied ones in the
-// schema's goose_db_version, so a second node, or a restart, runs nothing
-// again.
+// the session advisory lock migrateLockID. goose records the applied ones
+// in the schema's goose_db_version, so a second node, or a restart, runs
+// nothing again.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	fsys, err := fs.Sub(migrationFS, "migration")
 	if err != nil {
 		return err
 	}
-	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(migrateLockPoll, migrateLockPolls))
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrateLockID),
+		lock.WithLockTimeout(migrateLockPoll, migrateLockPolls))
 	if err != nil {
 		return err
 	}
@@ -260,6 +321,20 @@ func formatError(err error) error {
 		return keyward.Errorf(keyward.EINVALID, "Text must be valid UTF-8 without NUL characters.")
 	}
 	return err
+}
+
+// storable reports whether PostgreSQL text can hold every one of ids:
+// valid UTF-8 without NUL. A lookup by an id that it cannot hold is
+// answered pgx.ErrNoRows (ENOTFOUND) without a query, since no row has
+// that id, as SQLite answers; the server would refuse the parameter as
+// bad text (EINVALID), which is right only for text being written.
+func storable(ids ...string) bool {
+	for _, id := range ids {
+		if !utf8.ValidString(id) || strings.ContainsRune(id, 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // wrap formats *errp and prefixes it with the operation, keeping the
@@ -367,8 +442,7 @@ func encodeCursor(id string) string {
 // forged cursor is a malformed cursor rather than a server error.
 func decodeCursor(cursor string) (string, error) {
 	id, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil || len(id) == 0 || encodeCursor(string(id)) != cursor ||
-		!utf8.Valid(id) || strings.ContainsRune(string(id), 0) {
+	if err != nil || len(id) == 0 || encodeCursor(string(id)) != cursor || !storable(string(id)) {
 		return "", keyward.Invalid(keyward.FieldError{Field: "cursor", Message: "malformed cursor"})
 	}
 	return string(id), nil

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	mathrand "math/rand/v2"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,8 +17,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/pressly/goose/v3/lock"
 
 	"keyward"
 	"keyward/internal/pgtest"
@@ -90,7 +94,9 @@ func connect(tb testing.TB, url string) *pgx.Conn {
 	if err != nil {
 		tb.Fatalf("connect: %v", err)
 	}
-	tb.Cleanup(func() { conn.Close(tb.Context()) })
+	// Not tb.Context, which is done before cleanups run: the connection
+	// would be dropped without a goodbye.
+	tb.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
 }
 
@@ -187,6 +193,83 @@ func TestBadText(t *testing.T) {
 	if fields := keyward.ErrorFields(err); len(fields) != 1 || fields[0].Field != "cursor" {
 		t.Errorf("FindKeys(cursor of 0xff) = %v, want a cursor error", err)
 	}
+	// Text being written, ids included, is bad input too.
+	k := newKey(org)
+	k.Name = "billing\x00export"
+	if err := db.CreateKey(ctx, k, nil); keyward.ErrorCode(err) != keyward.EINVALID {
+		t.Errorf("CreateKey(name with NUL) = %v, want %q", err, keyward.EINVALID)
+	}
+	o := &keyward.Owner{ID: "user\xff", OrgID: org.ID, UpdatedAt: new(now())}
+	if err := db.UpsertOwner(ctx, o, nil); keyward.ErrorCode(err) != keyward.EINVALID {
+		t.Errorf("UpsertOwner(id of 0xff) = %v, want %q", err, keyward.EINVALID)
+	}
+}
+
+// TestBadID checks that a lookup by an id that PostgreSQL text cannot hold
+// answers ENOTFOUND, as SQLite's does: no key, service account, owner or
+// org has that id.
+func TestBadID(t *testing.T) {
+	ctx := t.Context()
+	db := MustOpenDB(t)
+	org, root, ev := newOrg("acme")
+	if err := db.CreateOrg(ctx, org, root, ev); err != nil {
+		t.Fatalf("CreateOrg: %v", err)
+	}
+	// Each lookup takes an org id, and most an id in the org.
+	lookups := []struct {
+		name    string
+		orgOnly bool
+		lookup  func(orgID, id string) error
+	}{
+		{"FindKeyByID", false, func(orgID, id string) error {
+			_, err := db.FindKeyByID(ctx, orgID, id)
+			return err
+		}},
+		{"UpdateKey", false, func(orgID, id string) error {
+			_, err := db.UpdateKey(ctx, orgID, id, func(*keyward.Key) error { return nil }, nil)
+			return err
+		}},
+		{"RotateKey", false, func(orgID, id string) error {
+			_, err := db.RotateKey(ctx, orgID, id, newKey(org), func(*keyward.Key) error { return nil }, nil)
+			return err
+		}},
+		{"SpendCredits", false, func(orgID, id string) error {
+			_, _, err := db.SpendCredits(ctx, orgID, id, 1, time.Now())
+			return err
+		}},
+		{"FindServiceAccountByID", false, func(orgID, id string) error {
+			_, err := db.FindServiceAccountByID(ctx, orgID, id)
+			return err
+		}},
+		{"DeleteServiceAccount", false, func(orgID, id string) error {
+			_, err := db.DeleteServiceAccount(ctx, orgID, id, now(), nil, nil)
+			return err
+		}},
+		{"FindOwner", false, func(orgID, id string) error {
+			_, err := db.FindOwner(ctx, orgID, id)
+			return err
+		}},
+		{"FindOrgPolicy", true, func(orgID, _ string) error {
+			_, err := db.FindOrgPolicy(ctx, orgID)
+			return err
+		}},
+		{"UpdateOrgPolicy", true, func(orgID, _ string) error {
+			return db.UpdateOrgPolicy(ctx, orgID, keyward.DefaultOrgPolicy(), nil)
+		}},
+	}
+	for _, l := range lookups {
+		for _, bad := range []string{"a\x00b", "\x00", "kw_\xff", "\xc3("} {
+			pairs := [][2]string{{bad, root.ID}}
+			if !l.orgOnly {
+				pairs = append(pairs, [2]string{org.ID, bad})
+			}
+			for _, ids := range pairs {
+				if got := keyward.ErrorCode(l.lookup(ids[0], ids[1])); got != keyward.ENOTFOUND {
+					t.Errorf("%s(org %q, id %q) error code = %q, want %q", l.name, ids[0], ids[1], got, keyward.ENOTFOUND)
+				}
+			}
+		}
+	}
 }
 
 // TestTwoNodesSpendCredits spends a balance through two stores on one
@@ -256,6 +339,240 @@ func TestTwoNodesSpendCredits(t *testing.T) {
 		if got.Credits == nil || got.Credits.Remaining != 0 {
 			t.Errorf("key %s credits = %+v, want a balance of 0", k.ID, got.Credits)
 		}
+	}
+}
+
+// TestTwoNodesRefillCredits runs the refill sweeps of two stores on one
+// database at once, as two nodes' sweeps fall due together, while both
+// spend from some of the due keys: each key is refilled exactly once, by
+// one sweep or by a spend, so the sweeps return disjoint sets, every key
+// that no spend touched is in one of them, and every balance is the
+// refill's amount less exactly the spends. Each round is a new day, when
+// every key falls due again.
+func TestTwoNodesRefillCredits(t *testing.T) {
+	ctx := t.Context()
+	u := newSchema(t)
+	nodes := []*postgres.DB{mustOpen(t, u), mustOpen(t, u)}
+	org, root, ev := newOrg("acme")
+	if err := nodes[0].CreateOrg(ctx, org, root, ev); err != nil {
+		t.Fatalf("CreateOrg: %v", err)
+	}
+	const (
+		nKeys, amount = 200, 100
+		// Every spentEvery-th key gets spendsPerKey spends each round.
+		spentEvery, spendsPerKey = 4, 2
+		rounds                   = 3
+	)
+	start := time.Date(2026, time.May, 1, 0, 0, 0, 0, time.UTC)
+	keys := make([]*keyward.Key, nKeys)
+	for i := range keys {
+		k := newKey(org)
+		k.Credits = &keyward.Credits{Refill: &keyward.CreditRefill{Amount: amount, Interval: keyward.RefillDaily}, RefilledAt: &start}
+		if err := nodes[0].CreateKey(ctx, k, nil); err != nil {
+			t.Fatalf("CreateKey: %v", err)
+		}
+		keys[i] = k
+	}
+
+	for round := 1; round <= rounds; round++ {
+		at := start.AddDate(0, 0, round).Add(30 * time.Second)
+		var (
+			swept [2][]*keyward.Key
+			wg    sync.WaitGroup
+		)
+		begin := make(chan struct{})
+		for n, node := range nodes {
+			wg.Go(func() {
+				<-begin
+				var err error
+				if swept[n], err = node.RefillCredits(ctx, at); err != nil {
+					t.Errorf("RefillCredits: %v", err)
+				}
+			})
+		}
+		for i := 0; i < nKeys; i += spentEvery {
+			wg.Go(func() {
+				<-begin
+				for s := range spendsPerKey {
+					node := nodes[(i+s)%len(nodes)]
+					if _, ok, err := node.SpendCredits(ctx, org.ID, keys[i].ID, 1, at); err != nil || !ok {
+						t.Errorf("SpendCredits() = %v, %v; want ok", ok, err)
+					}
+				}
+			})
+		}
+		close(begin)
+		wg.Wait()
+
+		seen := map[string]int{}
+		for _, k := range append(swept[0], swept[1]...) {
+			seen[k.ID]++
+		}
+		for i, k := range keys {
+			spent := i%spentEvery == 0
+			switch n := seen[k.ID]; {
+			case n > 1:
+				t.Errorf("round %d: key %d refilled by both sweeps", round, i)
+			case n == 0 && !spent:
+				t.Errorf("round %d: key %d, which no spend touched, refilled by no sweep", round, i)
+			}
+			want := int64(amount)
+			if spent {
+				want -= spendsPerKey
+			}
+			got, err := nodes[0].FindKeyByID(ctx, org.ID, k.ID)
+			if err != nil {
+				t.Fatalf("FindKeyByID: %v", err)
+			}
+			if got.Credits.Remaining != want || !got.Credits.RefilledAt.Equal(start.AddDate(0, 0, round)) {
+				t.Errorf("round %d: key %d credits = %d refilled at %v, want %d refilled at %v",
+					round, i, got.Credits.Remaining, got.Credits.RefilledAt, want, start.AddDate(0, 0, round))
+			}
+		}
+		if again, err := nodes[1].RefillCredits(ctx, at); err != nil || len(again) != 0 {
+			t.Errorf("round %d: RefillCredits() after both sweeps = %d keys, %v; want none", round, len(again), err)
+		}
+		if t.Failed() {
+			return
+		}
+	}
+}
+
+// TestRefillCreditsSkipsLocked holds one due key locked, as a spend or an
+// update of it does: a sweep refills the other keys without waiting, and
+// the next sweep after the lock's release refills that one.
+func TestRefillCreditsSkipsLocked(t *testing.T) {
+	ctx := t.Context()
+	u := newSchema(t)
+	db := mustOpen(t, u)
+	org, root, ev := newOrg("acme")
+	if err := db.CreateOrg(ctx, org, root, ev); err != nil {
+		t.Fatalf("CreateOrg: %v", err)
+	}
+	refilled := time.Date(2026, time.May, 1, 0, 0, 0, 0, time.UTC)
+	at := refilled.AddDate(0, 0, 1)
+	var keys []*keyward.Key
+	for range 3 {
+		k := newKey(org)
+		k.Credits = &keyward.Credits{Refill: &keyward.CreditRefill{Amount: 10, Interval: keyward.RefillDaily}, RefilledAt: &refilled}
+		if err := db.CreateKey(ctx, k, nil); err != nil {
+			t.Fatalf("CreateKey: %v", err)
+		}
+		keys = append(keys, k)
+	}
+	tx, err := connect(t, u).Begin(ctx)
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM keys WHERE id = $1 FOR UPDATE`, keys[0].ID); err != nil {
+		t.Fatalf("lock: %v", err)
+	}
+
+	sweep := func() []string {
+		t.Helper()
+		// A sweep that waited for the lock would wait for ever.
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		swept, err := db.RefillCredits(ctx, at)
+		if err != nil {
+			t.Fatalf("RefillCredits: %v", err)
+		}
+		ids := make([]string, len(swept))
+		for i, k := range swept {
+			ids[i] = k.ID
+		}
+		return ids
+	}
+	sortIDs := cmpopts.SortSlices(func(a, b string) bool { return a < b })
+	if diff := cmp.Diff([]string{keys[1].ID, keys[2].ID}, sweep(), sortIDs); diff != "" {
+		t.Errorf("RefillCredits() with a key locked mismatch (-want +got):\n%s", diff)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatalf("Rollback: %v", err)
+	}
+	if diff := cmp.Diff([]string{keys[0].ID}, sweep()); diff != "" {
+		t.Errorf("RefillCredits() after the lock's release mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestSpendCreditsFollowsRotation spends through a key of a line while
+// another node rotates the line's newest key, which holds the balance,
+// and holds it locked until the test lets the rotation commit. The spend
+// waits for that lock, and then spends from the successor, which it could
+// not see when it began.
+func TestSpendCreditsFollowsRotation(t *testing.T) {
+	tests := []struct {
+		name string
+		// first spends through the line's first key rather than through
+		// the newest one.
+		first bool
+	}{
+		{"through the newest key", false},
+		{"through the first key", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			u := newSchema(t)
+			name := "spender-" + strings.ToLower(rand.Text()[:8])
+			spender, rotator := mustOpen(t, withParam(t, u, "application_name", name)), mustOpen(t, u)
+			org, root, ev := newOrg("acme")
+			root.Credits = &keyward.Credits{Remaining: 10}
+			if err := rotator.CreateOrg(ctx, org, root, ev); err != nil {
+				t.Fatalf("CreateOrg: %v", err)
+			}
+			second, third := newKey(org), newKey(org)
+			if _, err := rotator.RotateKey(ctx, org.ID, root.ID, second, func(*keyward.Key) error { return nil }, nil); err != nil {
+				t.Fatalf("RotateKey: %v", err)
+			}
+
+			inRotate, proceed := make(chan struct{}), make(chan struct{})
+			rotated := make(chan error, 1)
+			go func() {
+				_, err := rotator.RotateKey(ctx, org.ID, second.ID, third, func(*keyward.Key) error {
+					close(inRotate)
+					<-proceed
+					return nil
+				}, nil)
+				rotated <- err
+			}()
+			<-inRotate
+			via := second
+			if tt.first {
+				via = root
+			}
+			type result struct {
+				remaining int64
+				ok        bool
+				err       error
+			}
+			spent := make(chan result, 1)
+			go func() {
+				remaining, ok, err := spender.SpendCredits(ctx, org.ID, via.ID, 1, time.Now())
+				spent <- result{remaining, ok, err}
+			}()
+			waitForLockOf(t, u, name)
+			close(proceed)
+			if err := <-rotated; err != nil {
+				t.Fatalf("RotateKey: %v", err)
+			}
+			if got := <-spent; got.err != nil || !got.ok || got.remaining != 9 {
+				t.Errorf("SpendCredits() = %d, %v, %v; want 9, true, nil", got.remaining, got.ok, got.err)
+			}
+			for _, want := range []struct {
+				k         *keyward.Key
+				remaining int64
+			}{{root, 0}, {second, 0}, {third, 9}} {
+				k, err := spender.FindKeyByID(ctx, org.ID, want.k.ID)
+				if err != nil {
+					t.Fatalf("FindKeyByID: %v", err)
+				}
+				if k.Credits == nil || k.Credits.Remaining != want.remaining {
+					t.Errorf("key %s credits = %+v, want a balance of %d", k.ID, k.Credits, want.remaining)
+				}
+			}
+		})
 	}
 }
 
@@ -408,6 +725,110 @@ func TestOpenConcurrent(t *testing.T) {
 	}
 	if applied != 1 {
 		t.Errorf("migration 1 recorded %d times, want 1", applied)
+	}
+}
+
+// TestPoolSize checks the pool's default size, which a spend that waits
+// for a row lock must not exhaust, and that the URL overrides it.
+func TestPoolSize(t *testing.T) {
+	u := newSchema(t)
+	tests := []struct {
+		name string
+		url  string
+		want int32
+	}{
+		{"default", u, int32(max(10, 4*runtime.GOMAXPROCS(0)))},
+		{"pool_max_conns", withParam(t, u, "pool_max_conns", "3"), 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := mustOpen(t, tt.url).MaxConns(); got != tt.want {
+				t.Errorf("MaxConns() = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestMigrateLock checks that Open migrates under a lock of Keyward's own:
+// it waits for another node that holds it, and not for another goose-
+// migrated application, which holds goose's default lock while it
+// migrates the same database.
+func TestMigrateLock(t *testing.T) {
+	tests := []struct {
+		name string
+		id   int64
+		// wait is whether Open waits for the holder of id.
+		wait bool
+	}{
+		{"another application's goose lock", lock.DefaultLockID, false},
+		{"another node's lock", postgres.MigrateLockID, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := newSchema(t)
+			holder := connect(t, testDB)
+			if _, err := holder.Exec(t.Context(), `SELECT pg_advisory_lock($1)`, tt.id); err != nil {
+				t.Fatalf("lock: %v", err)
+			}
+			db := postgres.NewDB(u)
+			opened := make(chan error, 1)
+			go func() { opened <- db.Open() }()
+			// Open polls for the lock every second; the holder keeps it
+			// for longer than one poll.
+			var err error
+			returned := false
+			select {
+			case err = <-opened:
+				returned = true
+			case <-time.After(1500 * time.Millisecond):
+			}
+			if returned == tt.wait {
+				t.Errorf("Open returned while another session held lock %d: %v, want %v", tt.id, returned, !tt.wait)
+			}
+			if _, err := holder.Exec(t.Context(), `SELECT pg_advisory_unlock($1)`, tt.id); err != nil {
+				t.Fatalf("unlock: %v", err)
+			}
+			if !returned {
+				err = <-opened
+			}
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			db.Close()
+		})
+	}
+}
+
+// TestDropStaleDatabases checks that creating a test database drops those
+// that runs more than an hour ago left behind, and no younger one.
+func TestDropStaleDatabases(t *testing.T) {
+	if testDB == "" {
+		t.Skipf("%s is not set: the PostgreSQL tests need a server", pgtest.EnvVar)
+	}
+	conn := connect(t, testDB)
+	name := func(age time.Duration) string {
+		return fmt.Sprintf("keyward_test_%d_%s", time.Now().Add(-age).Unix(), strings.ToLower(rand.Text()[:8]))
+	}
+	stale, young := name(2*time.Hour), name(50*time.Minute)
+	for _, db := range []string{stale, young} {
+		if _, err := conn.Exec(t.Context(), "CREATE DATABASE "+pgx.Identifier{db}.Sanitize()); err != nil {
+			t.Fatalf("create database: %v", err)
+		}
+		t.Cleanup(func() {
+			if _, err := conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()); err != nil {
+				t.Errorf("drop database: %v", err)
+			}
+		})
+	}
+	pgtest.NewDatabase(t)
+	for db, want := range map[string]bool{stale: false, young: true} {
+		var exists bool
+		if err := conn.QueryRow(t.Context(), `SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)`, db).Scan(&exists); err != nil {
+			t.Fatalf("pg_database: %v", err)
+		}
+		if exists != want {
+			t.Errorf("database %s exists = %v, want %v", db, exists, want)
+		}
 	}
 }
 
@@ -570,22 +991,146 @@ func TestDeadlockRetry(t *testing.T) {
 	}
 }
 
+// TestDeadlockRetryRotate makes a RotateKey deadlock as TestDeadlockRetry
+// does; the other session, which then holds the key, takes its credits
+// away (as an update to unlimited would) before it commits. The run again
+// sees the key as it is then: the successor gets no credits from the
+// aborted run, and the rotation writes one audit row and one notice.
+func TestDeadlockRetryRotate(t *testing.T) {
+	ctx := t.Context()
+	u := newSchema(t)
+	db := mustOpen(t, u)
+	org, root, ev := newOrg("acme")
+	root.Credits = &keyward.Credits{Remaining: 40}
+	if err := db.CreateOrg(ctx, org, root, ev); err != nil {
+		t.Fatalf("CreateOrg: %v", err)
+	}
+	marker := newKey(org)
+	if err := db.CreateKey(ctx, marker, nil); err != nil {
+		t.Fatalf("CreateKey: %v", err)
+	}
+	changes := startListen(t, db)
+	wantChange(t, changes, changeAll)
+
+	other := connect(t, u)
+	if _, err := other.Exec(ctx, `SET deadlock_timeout = '30s'`); err != nil {
+		t.Fatalf("SET: %v", err)
+	}
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	defer tx.Rollback(ctx)
+	rotateEv := &keyward.AuditEvent{ID: newID(), OrgID: org.ID, Time: now(), Action: keyward.ActionKeyRotate, TargetType: "key", TargetID: root.ID}
+	if _, err := tx.Exec(ctx, `INSERT INTO audit_events (id, org_id, time, action, target_type, target_id) VALUES ($1, $2, now(), 'test', 'key', $3)`,
+		rotateEv.ID, org.ID, root.ID); err != nil {
+		t.Fatalf("insert: %v", err)
+	}
+
+	var calls atomic.Int32
+	inRotate, proceed := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	// rotate leaves next as it is, so that what the store sets in it
+	// survives from one run to the next.
+	next := newKey(org)
+	go func() {
+		_, err := db.RotateKey(ctx, org.ID, root.ID, next, func(*keyward.Key) error {
+			if calls.Add(1) == 1 {
+				close(inRotate)
+				<-proceed
+			}
+			return nil
+		}, rotateEv)
+		done <- err
+	}()
+	<-inRotate
+	locked := make(chan error, 1)
+	go func() {
+		_, err := tx.Exec(ctx, `SELECT 1 FROM keys WHERE id = $1 FOR UPDATE`, root.ID)
+		locked <- err
+	}()
+	waitForLock(t, u, other.PgConn().PID())
+	close(proceed)
+	if err := <-locked; err != nil {
+		t.Fatalf("the other session's lock: %v; want the store's transaction aborted instead", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE keys SET credits_remaining = NULL WHERE id = $1`, root.ID); err != nil {
+		t.Fatalf("update credits: %v", err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM audit_events WHERE id = $1`, rotateEv.ID); err != nil {
+		t.Fatalf("delete audit row: %v", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("RotateKey: %v", err)
+	}
+	if got := calls.Load(); got != 2 {
+		t.Errorf("rotate called %d times, want 2", got)
+	}
+
+	for _, id := range []string{root.ID, next.ID} {
+		k, err := db.FindKeyByID(ctx, org.ID, id)
+		if err != nil {
+			t.Fatalf("FindKeyByID: %v", err)
+		}
+		if k.Credits != nil {
+			t.Errorf("key %s credits = %+v, want none", id, k.Credits)
+		}
+	}
+	events, err := db.FindAuditEvents(ctx, org.ID, keyward.AuditFilter{Action: keyward.ActionKeyRotate})
+	if err != nil {
+		t.Fatalf("FindAuditEvents: %v", err)
+	}
+	if diff := cmp.Diff([]string{rotateEv.ID}, auditIDs(events.Data)); diff != "" {
+		t.Errorf("rotation audit rows mismatch (-want +got):\n%s", diff)
+	}
+	// Notices arrive in commit order: the marker's revocation comes right
+	// after the rotation's one notice.
+	revoke(t, db, marker)
+	wantChange(t, changes, keyChange(root))
+	wantChange(t, changes, keyChange(marker))
+}
+
+func auditIDs(events []*keyward.AuditEvent) []string {
+	ids := make([]string, len(events))
+	for i, ev := range events {
+		ids[i] = ev.ID
+	}
+	return ids
+}
+
 // waitForLock waits until the session pid waits for a lock.
 func waitForLock(t *testing.T, url string, pid uint32) {
+	t.Helper()
+	waitFor(t, url, fmt.Sprintf("session %d waits for a lock", pid),
+		`SELECT coalesce(bool_or(wait_event_type = 'Lock'), false) FROM pg_stat_activity WHERE pid = $1`, int(pid))
+}
+
+// waitForLockOf waits until a session named application waits for a lock.
+func waitForLockOf(t *testing.T, url, application string) {
+	t.Helper()
+	waitFor(t, url, fmt.Sprintf("a session of %s waits for a lock", application),
+		`SELECT coalesce(bool_or(wait_event_type = 'Lock'), false) FROM pg_stat_activity WHERE application_name = $1`, application)
+}
+
+// waitFor polls query, which returns one boolean, on a connection to url
+// until it returns true, for at most 5 s; what names the awaited state.
+func waitFor(t *testing.T, url, what, query string, args ...any) {
 	t.Helper()
 	conn := connect(t, url)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		var waiting bool
-		if err := conn.QueryRow(t.Context(), `SELECT coalesce(wait_event_type = 'Lock', false) FROM pg_stat_activity WHERE pid = $1`, int(pid)).
-			Scan(&waiting); err != nil {
-			t.Fatalf("pg_stat_activity: %v", err)
+		var ok bool
+		if err := conn.QueryRow(t.Context(), query, args...).Scan(&ok); err != nil {
+			t.Fatalf("wait until %s: %v", what, err)
 		}
-		if waiting {
+		if ok {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("session %d does not wait for a lock", pid)
+			t.Fatalf("not so after 5 s: %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

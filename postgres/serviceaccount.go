@@ -42,6 +42,9 @@ func (db *DB) CreateServiceAccount(ctx context.Context, sa *keyward.ServiceAccou
 // another org.
 func (db *DB) FindServiceAccountByID(ctx context.Context, orgID, id string) (_ *keyward.ServiceAccount, err error) {
 	defer wrap(&err, "FindServiceAccountByID(%q)", id)
+	if !storable(orgID, id) {
+		return nil, pgx.ErrNoRows
+	}
 	return scanServiceAccount(db.pool.QueryRow(ctx,
 		`SELECT `+serviceAccountColumns+` FROM service_accounts WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL`, orgID, id))
 }
@@ -85,6 +88,9 @@ func (db *DB) FindServiceAccounts(ctx context.Context, orgID string, f keyward.S
 // sees them as they are revoked.
 func (db *DB) DeleteServiceAccount(ctx context.Context, orgID, id string, at time.Time, check func(keys []*keyward.Key) error, ev *keyward.AuditEvent) (_ []*keyward.Key, err error) {
 	defer wrap(&err, "DeleteServiceAccount(%q)", id)
+	if !storable(orgID, id) {
+		return nil, pgx.ErrNoRows
+	}
 	var revoked []*keyward.Key
 	err = db.writeTx(ctx, func(tx pgx.Tx) error {
 		// FOR NO KEY UPDATE is the lock the UPDATE below takes anyway: it

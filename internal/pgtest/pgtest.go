@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,15 @@ const EnvVar = "KEYWARD_TEST_POSTGRES"
 // timeout bounds each statement that creates or drops a database or a
 // schema.
 const timeout = 30 * time.Second
+
+// Test databases are named databasePrefix, their creation time in Unix
+// seconds, "_" and random characters, so that CreateDatabase can tell the
+// ones that a crashed or killed run left behind: those older than
+// staleAfter, which no test run lasts.
+const (
+	databasePrefix = "keyward_test_"
+	staleAfter     = time.Hour
+)
 
 // serverURL returns the value of EnvVar, and skips tb when it is unset.
 func serverURL(tb testing.TB) string {
@@ -52,14 +62,20 @@ func NewDatabase(tb testing.TB) string {
 	return u
 }
 
-// CreateDatabase creates a database named keyward_test_<random> on the
-// server of baseURL, a URL, and returns its URL and a function that drops
-// it, closing any session still connected. It is NewDatabase for TestMain,
-// which has no testing.TB.
+// CreateDatabase creates a database named keyward_test_<time>_<random> on
+// the server of baseURL, a URL, and returns its URL and a function that
+// drops it, closing any session still connected. It is NewDatabase for
+// TestMain, which has no testing.TB. It first drops the test databases of
+// the same user that are older than an hour: a test that panics, or a run
+// that is killed, never drops its own.
 func CreateDatabase(baseURL string) (dbURL string, drop func() error, err error) {
-	name := "keyward_test_" + strings.ToLower(rand.Text()[:12])
+	now := time.Now()
+	name := databasePrefix + strconv.FormatInt(now.Unix(), 10) + "_" + strings.ToLower(rand.Text()[:8])
 	dbURL, err = withPath(baseURL, name)
 	if err != nil {
+		return "", nil, err
+	}
+	if err := dropStale(baseURL, now); err != nil {
 		return "", nil, err
 	}
 	if err := exec(baseURL, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
@@ -95,6 +111,51 @@ func NewSchema(tb testing.TB, databaseURL string) string {
 		}
 	})
 	return u.String()
+}
+
+// dropStale drops the test databases of the current user that were
+// created more than staleAfter before now.
+func dropStale(baseURL string, now time.Time) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, baseURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT datname FROM pg_database
+		WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user) AND starts_with(datname, $1)`, databasePrefix)
+	if err != nil {
+		return fmt.Errorf("list test databases: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("list test databases: %w", err)
+	}
+	for _, name := range names {
+		created, ok := createdAt(name)
+		if !ok || now.Sub(created) < staleAfter {
+			continue
+		}
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+			return fmt.Errorf("drop stale test database %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// createdAt returns the creation time in the name of a test database, and
+// false for a name that CreateDatabase did not write.
+func createdAt(name string) (time.Time, bool) {
+	stamp, _, ok := strings.Cut(strings.TrimPrefix(name, databasePrefix), "_")
+	if !ok {
+		return time.Time{}, false
+	}
+	sec, err := strconv.ParseInt(stamp, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(sec, 0), true
 }
 
 // withPath returns rawURL naming database name instead of its own.
