@@ -74,11 +74,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // LogUnexpected logs err, with keys redacted, when it is not a
-// *keyward.Error: the client is answered only "Internal error.", so the
-// cause must be in the log. Mounts that shape their own error answers call
+// *keyward.Error, or is an unavailable store: the client is answered only
+// "Internal error." or "unreachable", so the cause must be in the log. Mounts that shape their own error answers call
 // it too. A nil logger means slog.Default().
 func LogUnexpected(logger *slog.Logger, r *http.Request, err error) {
-	if errors.As(err, new(*keyward.Error)) {
+	// An unavailable store is logged with its cause; any other
+	// *keyward.Error is an answer, not a fault.
+	if errors.As(err, new(*keyward.Error)) && keyward.ErrorCode(err) != keyward.EUNAVAILABLE {
 		return
 	}
 	if logger == nil {

@@ -15,9 +15,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -319,8 +321,32 @@ func formatError(err error) error {
 		return keyward.Errorf(keyward.ECONFLICT, "Already exists.")
 	case errors.As(err, &pgErr) && pgErr.Code == codeBadText:
 		return keyward.Errorf(keyward.EINVALID, "Text must be valid UTF-8 without NUL characters.")
+	case unreachable(err):
+		// The driver's text stays in the chain for the log; the client
+		// sees only ours.
+		return fmt.Errorf("%w (%w)", errUnreachable, err)
 	}
 	return err
+}
+
+// errUnreachable answers a request that needed the database while it could
+// not be reached: 503, so that a client or a load balancer tries again
+// rather than taking it for a bug.
+var errUnreachable = &keyward.Error{Code: keyward.EUNAVAILABLE, Message: "The database is unreachable. Try again shortly."}
+
+// unreachable reports whether err says that the database could not be
+// reached or dropped the connection, rather than that it refused the
+// statement: a failed dial, a broken or timed-out connection, or a server
+// shutting down (SQLSTATE class 08, 57P01-57P03).
+func unreachable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // storable reports whether PostgreSQL text can hold every one of ids:

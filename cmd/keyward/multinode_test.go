@@ -246,6 +246,15 @@ func TestMultiNode(t *testing.T) {
 		if s, _, _ := do(t, http.MethodGet, n2.URL+"/readyz", "", nil); s != http.StatusOK {
 			t.Errorf("readyz of node 2, which is not cut off: got %d, want 200", s)
 		}
+		// A request that needs the database while it is cut off answers
+		// 503, not 500: a key node 1 never cached, and a list.
+		unseen := createKey(t, n2, n2.RootKey, map[string]any{"name": "never cached on node 1"})
+		if s, _, res := do(t, http.MethodPost, n1.URL+"/v1/verify", n1.RootKey, map[string]any{"key": str(unseen, "key")}); s != http.StatusServiceUnavailable || str(res, "code") != keyward.EUNAVAILABLE {
+			t.Errorf("verify of an uncached key while cut off: got %d %v, want 503 unavailable", s, res)
+		}
+		if s, _, res := do(t, http.MethodGet, n1.URL+"/v1/keys", n1.RootKey, nil); s != http.StatusServiceUnavailable || str(res, "code") != keyward.EUNAVAILABLE {
+			t.Errorf("list while cut off: got %d %v, want 503 unavailable", s, res)
+		}
 
 		c.proxy.restore()
 		waitReady(t, n1.URL, 15*time.Second)
