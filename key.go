@@ -3,6 +3,7 @@ package keyward
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 )
 
@@ -169,6 +170,36 @@ func (k *Key) Status(now time.Time) string {
 		return CodeExpired
 	}
 	return CodeValid
+}
+
+// Clone returns a deep copy of k, so that a store can hand out its records
+// without a caller's change reaching what it holds.
+func (k *Key) Clone() *Key {
+	c := *k
+	c.Permissions = slices.Clone(k.Permissions)
+	c.AllowedIPs = slices.Clone(k.AllowedIPs)
+	c.Metadata = slices.Clone(k.Metadata)
+	c.Hash = slices.Clone(k.Hash)
+	c.ExpiresAt = clonePtr(k.ExpiresAt)
+	c.LastUsedAt = clonePtr(k.LastUsedAt)
+	c.RevokedAt = clonePtr(k.RevokedAt)
+	c.DeletedAt = clonePtr(k.DeletedAt)
+	c.RateLimits = slices.Clone(k.RateLimits)
+	if k.Credits != nil {
+		cr := *k.Credits
+		cr.Refill = clonePtr(k.Credits.Refill)
+		cr.RefilledAt = clonePtr(k.Credits.RefilledAt)
+		c.Credits = &cr
+	}
+	return &c
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 // CreatedKey is a new key's record plus its secret, shown this once.

@@ -46,3 +46,29 @@ func TestKeyJSON(t *testing.T) {
 		t.Errorf("round trip (-want +got):\n%s", diff)
 	}
 }
+
+// TestKeyClone checks that changing a clone's slices and pointers leaves the
+// original alone, so that stores may hand clones to callers.
+func TestKeyClone(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	newKey := func() *keyward.Key {
+		at := now
+		return &keyward.Key{ID: "k1", Permissions: []string{"a"}, AllowedIPs: []string{"10.0.0.0/8"},
+			Metadata: json.RawMessage(`{"x":1}`), Hash: []byte{1}, ExpiresAt: &at, LastUsedAt: &at, RevokedAt: &at, DeletedAt: &at,
+			RateLimits: []keyward.RateLimit{{Name: "default", Limit: 100, Window: 60}},
+			Credits:    &keyward.Credits{Remaining: 5, Refill: &keyward.CreditRefill{Amount: 10, Interval: keyward.RefillDaily}, RefilledAt: &at}}
+	}
+	k := newKey()
+	c := k.Clone()
+	if diff := cmp.Diff(k, c); diff != "" {
+		t.Fatalf("clone (-want +got):\n%s", diff)
+	}
+	later := now.Add(time.Hour)
+	c.Permissions[0], c.AllowedIPs[0], c.Metadata[0], c.Hash[0] = "b", "::1/128", '[', 2
+	*c.ExpiresAt, *c.LastUsedAt, *c.RevokedAt, *c.DeletedAt = later, later, later, later
+	c.RateLimits[0].Limit = 1
+	c.Credits.Remaining, c.Credits.Refill.Amount, *c.Credits.RefilledAt = 0, 1, later
+	if diff := cmp.Diff(newKey(), k); diff != "" {
+		t.Errorf("original changed through its clone (-want +got):\n%s", diff)
+	}
+}

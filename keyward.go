@@ -6,6 +6,7 @@ package keyward
 
 import (
 	"context"
+	"encoding/base64"
 	"time"
 )
 
@@ -33,6 +34,32 @@ const (
 	DefaultPageLimit = 50
 	MaxPageLimit     = 1000
 )
+
+// EncodeCursor returns the cursor of a page whose last item is id: its
+// base64url, opaque to clients.
+func EncodeCursor(id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(id))
+}
+
+// DecodeCursor returns the id that cursor names. It accepts only what
+// EncodeCursor writes, so that one cursor has one spelling: the decoder
+// alone would also take padding bits and line breaks. Returns EINVALID.
+func DecodeCursor(cursor string) (string, error) {
+	id, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil || len(id) == 0 || EncodeCursor(string(id)) != cursor {
+		return "", Invalid(FieldError{Field: "cursor", Message: "malformed cursor"})
+	}
+	return string(id), nil
+}
+
+// PageLimit applies the default to a zero or negative limit and the cap to
+// a large one.
+func PageLimit(limit int) int {
+	if limit <= 0 {
+		return DefaultPageLimit
+	}
+	return min(limit, MaxPageLimit)
+}
 
 // Store is the persistence a backend (sqlite, postgres) provides. Every
 // method but FindKeyByHash, CountOrgs and FindOrgByName is scoped by org: an

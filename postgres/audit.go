@@ -60,5 +60,5 @@ func (db *DB) FindAuditEvents(ctx context.Context, orgID string, f keyward.Audit
 		c.addArg("id < $%d", before)
 	}
 	query := `SELECT ` + auditColumns + ` FROM audit_events WHERE ` + c.where() + ` ORDER BY id DESC`
-	return page(ctx, db.pool, query, c.args, pageLimit(f.Limit), scanAuditEvent, func(ev *keyward.AuditEvent) string { return ev.ID })
+	return page(ctx, db.pool, query, c.args, keyward.PageLimit(f.Limit), scanAuditEvent, func(ev *keyward.AuditEvent) string { return ev.ID })
 }

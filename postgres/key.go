@@ -188,7 +188,7 @@ func (db *DB) FindKeys(ctx context.Context, orgID string, f keyward.KeyFilter) (
 		c.addArg("id > $%d", after)
 	}
 	query := `SELECT ` + keyColumns + ` FROM keys WHERE ` + c.where() + ` ORDER BY id`
-	return page(ctx, db.pool, query, c.args, pageLimit(f.Limit), scanKey, func(k *keyward.Key) string { return k.ID })
+	return page(ctx, db.pool, query, c.args, keyward.PageLimit(f.Limit), scanKey, func(k *keyward.Key) string { return k.ID })
 }
 
 // UpdateKey loads and locks the org's live key, lets update change it,
@@ -210,7 +210,7 @@ func (db *DB) UpdateKey(ctx context.Context, orgID, id string, update func(k *ke
 		}
 		// update gets a copy, so that the stored record can still be
 		// returned if it changes the copy and then returns ErrNoChange.
-		k = cloneKey(stored)
+		k = stored.Clone()
 		if err := update(k); err != nil {
 			return err
 		}
@@ -263,7 +263,7 @@ func (db *DB) RotateKey(ctx context.Context, orgID, id string, next *keyward.Key
 		if err != nil {
 			return err
 		}
-		old = cloneKey(stored)
+		old = stored.Clone()
 		if err := rotate(old); err != nil {
 			return err
 		}
@@ -294,41 +294,6 @@ func (db *DB) RotateKey(ctx context.Context, orgID, id string, next *keyward.Key
 		return nil, err
 	}
 	return old, nil
-}
-
-// cloneKey returns a deep copy of k.
-func cloneKey(k *keyward.Key) *keyward.Key {
-	c := *k
-	c.Permissions = slices.Clone(k.Permissions)
-	c.AllowedIPs = slices.Clone(k.AllowedIPs)
-	c.Metadata = slices.Clone(k.Metadata)
-	c.Hash = slices.Clone(k.Hash)
-	c.ExpiresAt = clonePtr(k.ExpiresAt)
-	c.LastUsedAt = clonePtr(k.LastUsedAt)
-	c.RevokedAt = clonePtr(k.RevokedAt)
-	c.DeletedAt = clonePtr(k.DeletedAt)
-	c.RateLimits = slices.Clone(k.RateLimits)
-	c.Credits = cloneCredits(k.Credits)
-	return &c
-}
-
-// cloneCredits returns a deep copy of c.
-func cloneCredits(c *keyward.Credits) *keyward.Credits {
-	if c == nil {
-		return nil
-	}
-	d := *c
-	d.Refill = clonePtr(c.Refill)
-	d.RefilledAt = clonePtr(c.RefilledAt)
-	return &d
-}
-
-func clonePtr[T any](p *T) *T {
-	if p == nil {
-		return nil
-	}
-	v := *p
-	return &v
 }
 
 // TouchKeys records the last uses in one statement. A use older than the

@@ -5,9 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"io"
 	"log/slog"
-	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -17,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"keyward"
+	"keyward/internal/pgtest"
 	"keyward/postgres"
 	"keyward/storetest"
 )
@@ -126,7 +125,7 @@ func TestListenTerminated(t *testing.T) {
 	wantChange(t, changes, changeAll)
 
 	var killed int
-	if err := connect(t, testDB).QueryRow(t.Context(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`,
+	if err := pgtest.Connect(t, testDB).QueryRow(t.Context(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`,
 		name+"/listener").Scan(&killed); err != nil {
 		t.Fatalf("terminate: %v", err)
 	}
@@ -146,7 +145,7 @@ func TestListenTerminated(t *testing.T) {
 // named application, failing unless there is exactly one.
 func listenerPID(t *testing.T, application string) int {
 	t.Helper()
-	rows, err := connect(t, testDB).Query(t.Context(), `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, application+"/listener")
+	rows, err := pgtest.Connect(t, testDB).Query(t.Context(), `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, application+"/listener")
 	if err != nil {
 		t.Fatalf("pg_stat_activity: %v", err)
 	}
@@ -173,45 +172,49 @@ func wantQuiet(t *testing.T, db *postgres.DB, changes <-chan keyward.Change) {
 	}
 }
 
-// TestListenIdleCycles runs many idle periods, each ended by a ping: the
-// listener keeps its session, the caches are not flushed again, and a
-// change after them is heard.
-func TestListenIdleCycles(t *testing.T) {
-	name := "feedtest-" + strings.ToLower(rand.Text()[:8])
-	db := mustOpen(t, withParam(t, newSchema(t), "application_name", name))
-	db.SetListenTimes(20*time.Millisecond, time.Second)
-	_, root := createOrg(t, db)
-	changes := startListen(t, db)
-	wantChange(t, changes, changeAll)
-	pid := listenerPID(t, name)
-	time.Sleep(200 * time.Millisecond)
-	wantQuiet(t, db, changes)
-	if got := listenerPID(t, name); got != pid {
-		t.Errorf("listener session %d after idle periods, want %d: it reconnected", got, pid)
+// TestListenKeepsSession idles the listener through many idle periods,
+// each ended by a ping, and through an idle_session_timeout shorter than
+// its idle period, as a role or database setting may give the store's
+// sessions: it keeps its session, the caches are not flushed again, and a
+// change after is heard.
+func TestListenKeepsSession(t *testing.T) {
+	tests := []struct {
+		name string
+		// idle, when set, replaces the listener's idle period.
+		idle time.Duration
+		// timeout, when set, is the sessions' idle_session_timeout.
+		timeout string
+		wait    time.Duration
+	}{
+		{name: "idle cycles", idle: 20 * time.Millisecond, wait: 200 * time.Millisecond},
+		{name: "idle_session_timeout", timeout: "100ms", wait: 400 * time.Millisecond},
 	}
-	revoke(t, db, root)
-	wantChange(t, changes, keyChange(root))
-}
-
-// TestListenIdleSessionTimeout gives the store's sessions an
-// idle_session_timeout shorter than the listener's idle period, as a role
-// or database setting may: the listener is not ended by it.
-func TestListenIdleSessionTimeout(t *testing.T) {
-	name := "feedtest-" + strings.ToLower(rand.Text()[:8])
-	u := newSchema(t)
-	db := mustOpen(t, withParam(t, withParam(t, u, "application_name", name), "idle_session_timeout", "100ms"))
-	writer := mustOpen(t, u)
-	_, root := createOrg(t, writer)
-	changes := startListen(t, db)
-	wantChange(t, changes, changeAll)
-	pid := listenerPID(t, name)
-	time.Sleep(400 * time.Millisecond)
-	wantQuiet(t, db, changes)
-	if got := listenerPID(t, name); got != pid {
-		t.Errorf("listener session %d after the idle timeout, want %d: it reconnected", got, pid)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name := "feedtest-" + strings.ToLower(rand.Text()[:8])
+			u := newSchema(t)
+			listenURL := withParam(t, u, "application_name", name)
+			if tt.timeout != "" {
+				listenURL = withParam(t, listenURL, "idle_session_timeout", tt.timeout)
+			}
+			db := mustOpen(t, listenURL)
+			if tt.idle != 0 {
+				db.SetListenTimes(tt.idle, time.Second)
+			}
+			writer := mustOpen(t, u)
+			_, root := createOrg(t, writer)
+			changes := startListen(t, db)
+			wantChange(t, changes, changeAll)
+			pid := listenerPID(t, name)
+			time.Sleep(tt.wait)
+			wantQuiet(t, db, changes)
+			if got := listenerPID(t, name); got != pid {
+				t.Errorf("listener session %d after %v idle, want %d: it reconnected", got, tt.wait, pid)
+			}
+			revoke(t, writer, root)
+			wantChange(t, changes, keyChange(root))
+		})
 	}
-	revoke(t, writer, root)
-	wantChange(t, changes, keyChange(root))
 }
 
 // TestListenBackoff ends the listener's session each time it connects, as
@@ -229,7 +232,7 @@ func TestListenBackoff(t *testing.T) {
 	// Attempts at about 0.1, 0.3, 0.7 and 1.5 s, where a delay that starts
 	// again at each connection would make about 15.
 	const flapping = 1600 * time.Millisecond
-	killer := connect(t, testDB)
+	killer := pgtest.Connect(t, testDB)
 	for end := time.Now().Add(flapping); time.Now().Before(end); time.Sleep(2 * time.Millisecond) {
 		// Only sessions that listen: one that dies while it connects is a
 		// failed attempt, which backs off anyway.
@@ -272,14 +275,14 @@ func TestListenOutage(t *testing.T) {
 	changes := startListen(t, db)
 	wantChange(t, changes, changeAll)
 
-	p.setDown(true)
+	p.Cut()
 	waitListening(t, db, false)
 	// Long enough for attempts at 100, 300 and 700 ms.
 	time.Sleep(time.Second)
-	if n := p.refusedCount(); n < 2 {
+	if n := p.Refused(); n < 2 {
 		t.Errorf("%d attempts to reconnect during the outage, want at least 2", n)
 	}
-	p.setDown(false)
+	p.Restore()
 	wantChange(t, changes, changeAll)
 	revoke(t, db, root)
 	wantChange(t, changes, keyChange(root))
@@ -329,7 +332,7 @@ func TestListenStops(t *testing.T) {
 			go func() { done <- db.Listen(ctx, func(c keyward.Change) { heard <- c }) }()
 			wantChange(t, heard, changeAll)
 			if tt.down {
-				p.setDown(true)
+				p.Cut()
 				waitListening(t, db, false)
 			}
 			if tt.deadline {
@@ -383,94 +386,17 @@ func TestListenBadInput(t *testing.T) {
 	}
 }
 
-// proxy forwards TCP connections to the test server. Down, it cuts the
-// connections it holds and closes new ones at once, as a network outage
-// or a server restart does.
-type proxy struct {
-	ln     net.Listener
-	target string
-
-	mu      sync.Mutex
-	down    bool
-	conns   []net.Conn
-	refused int
-}
-
 // startProxy starts a proxy to the server of rawURL, stopped when t ends,
 // and returns it with rawURL through it.
-func startProxy(t *testing.T, rawURL string) (*proxy, string) {
+func startProxy(t *testing.T, rawURL string) (*pgtest.Proxy, string) {
 	t.Helper()
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		t.Fatalf("parse URL: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	p := &proxy{ln: ln, target: u.Host}
-	go p.serve()
-	t.Cleanup(func() {
-		ln.Close()
-		p.setDown(true)
-	})
-	u.Host = ln.Addr().String()
+	p := pgtest.NewProxy(t, u.Host)
+	u.Host = p.Addr()
 	return p, u.String()
-}
-
-func (p *proxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.accept(c)
-	}
-}
-
-// accept holds the lock while it dials, so that a cut cannot miss a
-// connection being set up.
-func (p *proxy) accept(c net.Conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.down {
-		p.refused++
-		c.Close()
-		return
-	}
-	s, err := net.Dial("tcp", p.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.conns = append(p.conns, c, s)
-	go pipe(s, c)
-	go pipe(c, s)
-}
-
-// pipe copies src to dst, and closes dst when src ends, which ends the
-// copy the other way.
-func pipe(dst, src net.Conn) {
-	io.Copy(dst, src)
-	dst.Close()
-}
-
-func (p *proxy) setDown(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = down
-	if down {
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.conns = nil
-	}
-}
-
-func (p *proxy) refusedCount() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.refused
 }
 
 // lockedBuffer is a buffer that the feed's goroutine writes while the test

@@ -10,7 +10,6 @@ package postgres
 import (
 	"context"
 	"embed"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -457,30 +456,15 @@ func (c *conds) where() string {
 	return strings.Join(c.sql, " AND ")
 }
 
-// Pagination. A cursor is the base64url of the last id of a page.
-
-func encodeCursor(id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(id))
-}
-
-// decodeCursor accepts only what encodeCursor writes, so that one cursor
-// has one spelling, and only ids that PostgreSQL text can hold, so that a
-// forged cursor is a malformed cursor rather than a server error.
+// decodeCursor is keyward.DecodeCursor that also refuses an id PostgreSQL
+// text cannot hold, so that a forged cursor is a malformed cursor rather
+// than a server error.
 func decodeCursor(cursor string) (string, error) {
-	id, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil || len(id) == 0 || encodeCursor(string(id)) != cursor || !storable(string(id)) {
+	id, err := keyward.DecodeCursor(cursor)
+	if err == nil && !storable(id) {
 		return "", keyward.Invalid(keyward.FieldError{Field: "cursor", Message: "malformed cursor"})
 	}
-	return string(id), nil
-}
-
-// pageLimit applies the default to a zero or negative limit and the cap to
-// a large one.
-func pageLimit(limit int) int {
-	if limit <= 0 {
-		return keyward.DefaultPageLimit
-	}
-	return min(limit, keyward.MaxPageLimit)
+	return id, err
 }
 
 // page runs query with a LIMIT of one row more than limit appended, to
@@ -507,7 +491,7 @@ func page[T any](ctx context.Context, q querier, query string, args []any, limit
 	p := keyward.Page[T]{Data: data}
 	if len(data) > limit {
 		p.Data = data[:limit]
-		p.NextCursor = encodeCursor(id(p.Data[limit-1]))
+		p.NextCursor = keyward.EncodeCursor(id(p.Data[limit-1]))
 	}
 	return p, nil
 }

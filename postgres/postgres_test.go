@@ -86,20 +86,6 @@ func mustOpen(tb testing.TB, url string) *postgres.DB {
 	return db
 }
 
-// connect opens a connection of the test's own to url, closed when tb
-// ends.
-func connect(tb testing.TB, url string) *pgx.Conn {
-	tb.Helper()
-	conn, err := pgx.Connect(tb.Context(), url)
-	if err != nil {
-		tb.Fatalf("connect: %v", err)
-	}
-	// Not tb.Context, which is done before cleanups run: the connection
-	// would be dropped without a goodbye.
-	tb.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
-}
-
 // withParam returns rawURL with the query parameter key set to value.
 func withParam(tb testing.TB, rawURL, key, value string) string {
 	tb.Helper()
@@ -123,10 +109,7 @@ func TestStore(t *testing.T) {
 func TestJSONExact(t *testing.T) {
 	ctx := t.Context()
 	db := MustOpenDB(t)
-	org, root, ev := newOrg("acme")
-	if err := db.CreateOrg(ctx, org, root, ev); err != nil {
-		t.Fatalf("CreateOrg: %v", err)
-	}
+	org, _ := createOrg(t, db)
 	tests := []struct {
 		name        string
 		metadata    json.RawMessage
@@ -178,10 +161,7 @@ func TestJSONExact(t *testing.T) {
 func TestBadText(t *testing.T) {
 	ctx := t.Context()
 	db := MustOpenDB(t)
-	org, root, ev := newOrg("acme")
-	if err := db.CreateOrg(ctx, org, root, ev); err != nil {
-		t.Fatalf("CreateOrg: %v", err)
-	}
+	org, _ := createOrg(t, db)
 	for _, f := range []keyward.KeyFilter{{OwnerID: "a\x00b"}, {Prefix: "kw_\xff"}} {
 		_, err := db.FindKeys(ctx, org.ID, f)
 		if got := keyward.ErrorCode(err); got != keyward.EINVALID {
@@ -211,10 +191,7 @@ func TestBadText(t *testing.T) {
 func TestBadID(t *testing.T) {
 	ctx := t.Context()
 	db := MustOpenDB(t)
-	org, root, ev := newOrg("acme")
-	if err := db.CreateOrg(ctx, org, root, ev); err != nil {
-		t.Fatalf("CreateOrg: %v", err)
-	}
+	org, root := createOrg(t, db)
 	// Each lookup takes an org id, and most an id in the org.
 	lookups := []struct {
 		name    string
@@ -353,10 +330,7 @@ func TestTwoNodesRefillCredits(t *testing.T) {
 	ctx := t.Context()
 	u := newSchema(t)
 	nodes := []*postgres.DB{mustOpen(t, u), mustOpen(t, u)}
-	org, root, ev := newOrg("acme")
-	if err := nodes[0].CreateOrg(ctx, org, root, ev); err != nil {
-		t.Fatalf("CreateOrg: %v", err)
-	}
+	org, _ := createOrg(t, nodes[0])
 	const (
 		nKeys, amount = 200, 100
 		// Every spentEvery-th key gets spendsPerKey spends each round.
@@ -445,10 +419,7 @@ func TestRefillCreditsSkipsLocked(t *testing.T) {
 	ctx := t.Context()
 	u := newSchema(t)
 	db := mustOpen(t, u)
-	org, root, ev := newOrg("acme")
-	if err := db.CreateOrg(ctx, org, root, ev); err != nil {
-		t.Fatalf("CreateOrg: %v", err)
-	}
+	org, _ := createOrg(t, db)
 	refilled := time.Date(2026, time.May, 1, 0, 0, 0, 0, time.UTC)
 	at := refilled.AddDate(0, 0, 1)
 	var keys []*keyward.Key
@@ -460,7 +431,7 @@ func TestRefillCreditsSkipsLocked(t *testing.T) {
 		}
 		keys = append(keys, k)
 	}
-	tx, err := connect(t, u).Begin(ctx)
+	tx, err := pgtest.Connect(t, u).Begin(ctx)
 	if err != nil {
 		t.Fatalf("Begin: %v", err)
 	}
@@ -583,10 +554,7 @@ func TestTwoNodesTouchKeys(t *testing.T) {
 	ctx := t.Context()
 	u := newSchema(t)
 	nodes := []*postgres.DB{mustOpen(t, u), mustOpen(t, u)}
-	org, root, ev := newOrg("acme")
-	if err := nodes[0].CreateOrg(ctx, org, root, ev); err != nil {
-		t.Fatalf("CreateOrg: %v", err)
-	}
+	org, root := createOrg(t, nodes[0])
 	keys := []*keyward.Key{root}
 	for range 3 {
 		k := newKey(org)
@@ -643,10 +611,7 @@ func TestTwoNodesDeleteServiceAccount(t *testing.T) {
 	ctx := t.Context()
 	u := newSchema(t)
 	deleter, adder := mustOpen(t, u), mustOpen(t, u)
-	org, root, ev := newOrg("acme")
-	if err := deleter.CreateOrg(ctx, org, root, ev); err != nil {
-		t.Fatalf("CreateOrg: %v", err)
-	}
+	org, _ := createOrg(t, deleter)
 	for range 20 {
 		sa := &keyward.ServiceAccount{ID: newID(), OrgID: org.ID, Name: "deploy-bot", CreatedAt: now()}
 		if err := deleter.CreateServiceAccount(ctx, sa, nil); err != nil {
@@ -720,7 +685,7 @@ func TestOpenConcurrent(t *testing.T) {
 		}
 	}
 	var applied int
-	if err := connect(t, u).QueryRow(t.Context(), `SELECT count(*) FROM goose_db_version WHERE version_id = 1`).Scan(&applied); err != nil {
+	if err := pgtest.Connect(t, u).QueryRow(t.Context(), `SELECT count(*) FROM goose_db_version WHERE version_id = 1`).Scan(&applied); err != nil {
 		t.Fatalf("count migrations: %v", err)
 	}
 	if applied != 1 {
@@ -766,7 +731,7 @@ func TestMigrateLock(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			u := newSchema(t)
-			holder := connect(t, testDB)
+			holder := pgtest.Connect(t, testDB)
 			if _, err := holder.Exec(t.Context(), `SELECT pg_advisory_lock($1)`, tt.id); err != nil {
 				t.Fatalf("lock: %v", err)
 			}
@@ -805,7 +770,7 @@ func TestDropStaleDatabases(t *testing.T) {
 	if testDB == "" {
 		t.Skipf("%s is not set: the PostgreSQL tests need a server", pgtest.EnvVar)
 	}
-	conn := connect(t, testDB)
+	conn := pgtest.Connect(t, testDB)
 	name := func(age time.Duration) string {
 		return fmt.Sprintf("keyward_test_%d_%s", time.Now().Add(-age).Unix(), strings.ToLower(rand.Text()[:8]))
 	}
@@ -838,13 +803,10 @@ func TestReconnect(t *testing.T) {
 	ctx := t.Context()
 	name := "keyward-test-" + strings.ToLower(rand.Text()[:8])
 	db := mustOpen(t, withParam(t, newSchema(t), "application_name", name))
-	org, root, ev := newOrg("acme")
-	if err := db.CreateOrg(ctx, org, root, ev); err != nil {
-		t.Fatalf("CreateOrg: %v", err)
-	}
+	_, root := createOrg(t, db)
 
 	var killed int
-	if err := connect(t, testDB).QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, name).
+	if err := pgtest.Connect(t, testDB).QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, name).
 		Scan(&killed); err != nil {
 		t.Fatalf("terminate: %v", err)
 	}
@@ -877,7 +839,7 @@ func TestApplicationName(t *testing.T) {
 		t.Fatalf("Ping: %v", err)
 	}
 	var n int
-	if err := connect(t, u).QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+	if err := pgtest.Connect(t, u).QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
 		WHERE application_name = 'keyward' AND datname = current_database()`).Scan(&n); err != nil {
 		t.Fatalf("count sessions: %v", err)
 	}
@@ -923,65 +885,21 @@ func TestDeadlockRetry(t *testing.T) {
 	ctx := t.Context()
 	u := newSchema(t)
 	db := mustOpen(t, u)
-	org, root, ev := newOrg("acme")
-	if err := db.CreateOrg(ctx, org, root, ev); err != nil {
-		t.Fatalf("CreateOrg: %v", err)
-	}
+	org, root := createOrg(t, db)
 
-	// The other session detects deadlocks after 30 s, the store's after the
-	// default 1 s: the store's transaction is the one aborted.
-	other := connect(t, u)
-	if _, err := other.Exec(ctx, `SET deadlock_timeout = '30s'`); err != nil {
-		t.Fatalf("SET: %v", err)
-	}
-	tx, err := other.Begin(ctx)
-	if err != nil {
-		t.Fatalf("Begin: %v", err)
-	}
-	defer tx.Rollback(ctx)
-	// It holds an uncommitted audit row with the id of the update's event.
 	updateEv := &keyward.AuditEvent{ID: newID(), OrgID: org.ID, Time: now(), Action: keyward.ActionKeyUpdate, TargetType: "key", TargetID: root.ID}
-	if _, err := tx.Exec(ctx, `INSERT INTO audit_events (id, org_id, time, action, target_type, target_id) VALUES ($1, $2, now(), 'test', 'key', $3)`,
-		updateEv.ID, org.ID, root.ID); err != nil {
-		t.Fatalf("insert: %v", err)
-	}
-
-	var calls atomic.Int32
-	inUpdate, proceed := make(chan struct{}), make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
+	d := startDeadlock(t, u, updateEv, func(hold func()) error {
 		_, err := db.UpdateKey(ctx, org.ID, root.ID, func(k *keyward.Key) error {
-			if calls.Add(1) == 1 {
-				close(inUpdate)
-				<-proceed
-			}
+			hold()
 			k.Description = "updated after a deadlock"
 			return nil
 		}, updateEv)
-		done <- err
-	}()
-	// The store holds the key's lock; the other session waits for it...
-	<-inUpdate
-	locked := make(chan error, 1)
-	go func() {
-		_, err := tx.Exec(ctx, `SELECT 1 FROM keys WHERE id = $1 FOR UPDATE`, root.ID)
-		locked <- err
-	}()
-	waitForLock(t, u, other.PgConn().PID())
-	// ...and the store's event waits for the other session's row.
-	close(proceed)
-	if err := <-locked; err != nil {
-		t.Fatalf("the other session's lock: %v; want the store's transaction aborted instead", err)
-	}
-	if err := tx.Rollback(ctx); err != nil {
+		return err
+	})
+	if err := d.tx.Rollback(ctx); err != nil {
 		t.Fatalf("Rollback: %v", err)
 	}
-	if err := <-done; err != nil {
-		t.Fatalf("UpdateKey: %v", err)
-	}
-	if got := calls.Load(); got != 2 {
-		t.Errorf("update called %d times, want 2", got)
-	}
+	d.wait(t)
 	k, err := db.FindKeyByID(ctx, org.ID, root.ID)
 	if err != nil {
 		t.Fatalf("FindKeyByID: %v", err)
@@ -1012,63 +930,27 @@ func TestDeadlockRetryRotate(t *testing.T) {
 	changes := startListen(t, db)
 	wantChange(t, changes, changeAll)
 
-	other := connect(t, u)
-	if _, err := other.Exec(ctx, `SET deadlock_timeout = '30s'`); err != nil {
-		t.Fatalf("SET: %v", err)
-	}
-	tx, err := other.Begin(ctx)
-	if err != nil {
-		t.Fatalf("Begin: %v", err)
-	}
-	defer tx.Rollback(ctx)
 	rotateEv := &keyward.AuditEvent{ID: newID(), OrgID: org.ID, Time: now(), Action: keyward.ActionKeyRotate, TargetType: "key", TargetID: root.ID}
-	if _, err := tx.Exec(ctx, `INSERT INTO audit_events (id, org_id, time, action, target_type, target_id) VALUES ($1, $2, now(), 'test', 'key', $3)`,
-		rotateEv.ID, org.ID, root.ID); err != nil {
-		t.Fatalf("insert: %v", err)
-	}
-
-	var calls atomic.Int32
-	inRotate, proceed := make(chan struct{}), make(chan struct{})
-	done := make(chan error, 1)
 	// rotate leaves next as it is, so that what the store sets in it
 	// survives from one run to the next.
 	next := newKey(org)
-	go func() {
+	d := startDeadlock(t, u, rotateEv, func(hold func()) error {
 		_, err := db.RotateKey(ctx, org.ID, root.ID, next, func(*keyward.Key) error {
-			if calls.Add(1) == 1 {
-				close(inRotate)
-				<-proceed
-			}
+			hold()
 			return nil
 		}, rotateEv)
-		done <- err
-	}()
-	<-inRotate
-	locked := make(chan error, 1)
-	go func() {
-		_, err := tx.Exec(ctx, `SELECT 1 FROM keys WHERE id = $1 FOR UPDATE`, root.ID)
-		locked <- err
-	}()
-	waitForLock(t, u, other.PgConn().PID())
-	close(proceed)
-	if err := <-locked; err != nil {
-		t.Fatalf("the other session's lock: %v; want the store's transaction aborted instead", err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE keys SET credits_remaining = NULL WHERE id = $1`, root.ID); err != nil {
+		return err
+	})
+	if _, err := d.tx.Exec(ctx, `UPDATE keys SET credits_remaining = NULL WHERE id = $1`, root.ID); err != nil {
 		t.Fatalf("update credits: %v", err)
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM audit_events WHERE id = $1`, rotateEv.ID); err != nil {
+	if _, err := d.tx.Exec(ctx, `DELETE FROM audit_events WHERE id = $1`, rotateEv.ID); err != nil {
 		t.Fatalf("delete audit row: %v", err)
 	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := d.tx.Commit(ctx); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
-	if err := <-done; err != nil {
-		t.Fatalf("RotateKey: %v", err)
-	}
-	if got := calls.Load(); got != 2 {
-		t.Errorf("rotate called %d times, want 2", got)
-	}
+	d.wait(t)
 
 	for _, id := range []string{root.ID, next.ID} {
 		k, err := db.FindKeyByID(ctx, org.ID, id)
@@ -1091,6 +973,77 @@ func TestDeadlockRetryRotate(t *testing.T) {
 	revoke(t, db, marker)
 	wantChange(t, changes, keyChange(root))
 	wantChange(t, changes, keyChange(marker))
+}
+
+// deadlock is a store call that deadlocked with another session once.
+type deadlock struct {
+	// tx is the other session's transaction, which holds the key's lock
+	// once the store's transaction is aborted.
+	tx    pgx.Tx
+	done  chan error
+	calls atomic.Int32
+}
+
+// startDeadlock runs op, which calls hold from its callback, so that it
+// deadlocks with another session of the database at url and is the one
+// PostgreSQL aborts: the other session holds an uncommitted audit row with
+// ev's id, which op's event waits for, and then asks for the lock of the
+// key op holds, ev's target. That session detects deadlocks after 30 s,
+// the store's after the default 1 s, so the store's transaction is
+// aborted. It returns once the other session holds the key.
+func startDeadlock(t *testing.T, url string, ev *keyward.AuditEvent, op func(hold func()) error) *deadlock {
+	t.Helper()
+	ctx := t.Context()
+	other := pgtest.Connect(t, url)
+	if _, err := other.Exec(ctx, `SET deadlock_timeout = '30s'`); err != nil {
+		t.Fatalf("SET: %v", err)
+	}
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	t.Cleanup(func() { tx.Rollback(context.Background()) })
+	if _, err := tx.Exec(ctx, `INSERT INTO audit_events (id, org_id, time, action, target_type, target_id) VALUES ($1, $2, now(), 'test', 'key', $3)`,
+		ev.ID, ev.OrgID, ev.TargetID); err != nil {
+		t.Fatalf("insert: %v", err)
+	}
+
+	d := &deadlock{tx: tx, done: make(chan error, 1)}
+	inOp, proceed := make(chan struct{}), make(chan struct{})
+	go func() {
+		d.done <- op(func() {
+			if d.calls.Add(1) == 1 {
+				close(inOp)
+				<-proceed
+			}
+		})
+	}()
+	// The store holds the key's lock; the other session waits for it...
+	<-inOp
+	locked := make(chan error, 1)
+	go func() {
+		_, err := tx.Exec(ctx, `SELECT 1 FROM keys WHERE id = $1 FOR UPDATE`, ev.TargetID)
+		locked <- err
+	}()
+	waitForLock(t, url, other.PgConn().PID())
+	// ...and the store's event waits for the other session's row.
+	close(proceed)
+	if err := <-locked; err != nil {
+		t.Fatalf("the other session's lock: %v; want the store's transaction aborted instead", err)
+	}
+	return d
+}
+
+// wait checks that the store call succeeded on its second run, once the
+// other session has ended.
+func (d *deadlock) wait(t *testing.T) {
+	t.Helper()
+	if err := <-d.done; err != nil {
+		t.Fatalf("store call after a deadlock: %v", err)
+	}
+	if got := d.calls.Load(); got != 2 {
+		t.Errorf("callback called %d times, want 2", got)
+	}
 }
 
 func auditIDs(events []*keyward.AuditEvent) []string {
@@ -1119,7 +1072,7 @@ func waitForLockOf(t *testing.T, url, application string) {
 // until it returns true, for at most 5 s; what names the awaited state.
 func waitFor(t *testing.T, url, what, query string, args ...any) {
 	t.Helper()
-	conn := connect(t, url)
+	conn := pgtest.Connect(t, url)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		var ok bool

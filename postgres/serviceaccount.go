@@ -75,7 +75,7 @@ func (db *DB) FindServiceAccounts(ctx context.Context, orgID string, f keyward.S
 		c.addArg("id > $%d", after)
 	}
 	query := `SELECT ` + serviceAccountColumns + ` FROM service_accounts WHERE ` + c.where() + ` ORDER BY id`
-	return page(ctx, db.pool, query, c.args, pageLimit(f.Limit), scanServiceAccount, func(sa *keyward.ServiceAccount) string { return sa.ID })
+	return page(ctx, db.pool, query, c.args, keyward.PageLimit(f.Limit), scanServiceAccount, func(sa *keyward.ServiceAccount) string { return sa.ID })
 }
 
 // DeleteServiceAccount marks the account deleted and revokes its live,

@@ -56,7 +56,7 @@ func (db *DB) FindAuditEvents(ctx context.Context, orgID string, f keyward.Audit
 		args = append(args, f.TargetID)
 	}
 	if f.Cursor != "" {
-		before, err := decodeCursor(f.Cursor)
+		before, err := keyward.DecodeCursor(f.Cursor)
 		if err != nil {
 			return keyward.Page[*keyward.AuditEvent]{}, err
 		}
@@ -64,5 +64,5 @@ func (db *DB) FindAuditEvents(ctx context.Context, orgID string, f keyward.Audit
 		args = append(args, before)
 	}
 	query := `SELECT ` + auditColumns + ` FROM audit_events WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id DESC LIMIT ?`
-	return page(ctx, db.reader, query, args, pageLimit(f.Limit), scanAuditEvent, func(ev *keyward.AuditEvent) string { return ev.ID })
+	return page(ctx, db.reader, query, args, keyward.PageLimit(f.Limit), scanAuditEvent, func(ev *keyward.AuditEvent) string { return ev.ID })
 }

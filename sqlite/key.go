@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"keyward"
@@ -193,7 +192,7 @@ func (db *DB) FindKeys(ctx context.Context, orgID string, f keyward.KeyFilter) (
 		}
 	}
 	if f.Cursor != "" {
-		after, err := decodeCursor(f.Cursor)
+		after, err := keyward.DecodeCursor(f.Cursor)
 		if err != nil {
 			return keyward.Page[*keyward.Key]{}, err
 		}
@@ -201,7 +200,7 @@ func (db *DB) FindKeys(ctx context.Context, orgID string, f keyward.KeyFilter) (
 		args = append(args, after)
 	}
 	query := `SELECT ` + keyColumns + ` FROM keys WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id LIMIT ?`
-	return page(ctx, db.reader, query, args, pageLimit(f.Limit), scanKey, func(k *keyward.Key) string { return k.ID })
+	return page(ctx, db.reader, query, args, keyward.PageLimit(f.Limit), scanKey, func(k *keyward.Key) string { return k.ID })
 }
 
 // prefixEnd returns the least string greater than every string that starts
@@ -236,7 +235,7 @@ func (db *DB) UpdateKey(ctx context.Context, orgID, id string, update func(k *ke
 		}
 		// update gets a copy, so that the stored record can still be
 		// returned if it changes the copy and then returns ErrNoChange.
-		k = cloneKey(stored)
+		k = stored.Clone()
 		if err := update(k); err != nil {
 			return err
 		}
@@ -274,7 +273,7 @@ func (db *DB) RotateKey(ctx context.Context, orgID, id string, next *keyward.Key
 		if err != nil {
 			return err
 		}
-		old = cloneKey(stored)
+		old = stored.Clone()
 		if err := rotate(old); err != nil {
 			return err
 		}
@@ -299,41 +298,6 @@ func (db *DB) RotateKey(ctx context.Context, orgID, id string, next *keyward.Key
 		return nil, err
 	}
 	return old, nil
-}
-
-// cloneKey returns a deep copy of k.
-func cloneKey(k *keyward.Key) *keyward.Key {
-	c := *k
-	c.Permissions = slices.Clone(k.Permissions)
-	c.AllowedIPs = slices.Clone(k.AllowedIPs)
-	c.Metadata = slices.Clone(k.Metadata)
-	c.Hash = slices.Clone(k.Hash)
-	c.ExpiresAt = clonePtr(k.ExpiresAt)
-	c.LastUsedAt = clonePtr(k.LastUsedAt)
-	c.RevokedAt = clonePtr(k.RevokedAt)
-	c.DeletedAt = clonePtr(k.DeletedAt)
-	c.RateLimits = slices.Clone(k.RateLimits)
-	c.Credits = cloneCredits(k.Credits)
-	return &c
-}
-
-// cloneCredits returns a deep copy of c.
-func cloneCredits(c *keyward.Credits) *keyward.Credits {
-	if c == nil {
-		return nil
-	}
-	d := *c
-	d.Refill = clonePtr(c.Refill)
-	d.RefilledAt = clonePtr(c.RefilledAt)
-	return &d
-}
-
-func clonePtr[T any](p *T) *T {
-	if p == nil {
-		return nil
-	}
-	v := *p
-	return &v
 }
 
 // TouchKeys records the last uses in one transaction. A use older than the

@@ -59,7 +59,7 @@ func (db *DB) FindServiceAccounts(ctx context.Context, orgID string, f keyward.S
 	where := []string{"org_id = ?", "deleted_at IS NULL"}
 	args := []any{orgID}
 	if f.Cursor != "" {
-		after, err := decodeCursor(f.Cursor)
+		after, err := keyward.DecodeCursor(f.Cursor)
 		if err != nil {
 			return keyward.Page[*keyward.ServiceAccount]{}, err
 		}
@@ -67,7 +67,7 @@ func (db *DB) FindServiceAccounts(ctx context.Context, orgID string, f keyward.S
 		args = append(args, after)
 	}
 	query := `SELECT ` + serviceAccountColumns + ` FROM service_accounts WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id LIMIT ?`
-	return page(ctx, db.reader, query, args, pageLimit(f.Limit), scanServiceAccount, func(sa *keyward.ServiceAccount) string { return sa.ID })
+	return page(ctx, db.reader, query, args, keyward.PageLimit(f.Limit), scanServiceAccount, func(sa *keyward.ServiceAccount) string { return sa.ID })
 }
 
 // DeleteServiceAccount marks the account deleted and revokes its live,

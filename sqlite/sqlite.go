@@ -6,7 +6,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -359,32 +358,6 @@ func fromRateLimits(s string) ([]keyward.RateLimit, error) {
 	return limits, nil
 }
 
-// Pagination. A cursor is the base64url of the last id of a page.
-
-func encodeCursor(id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(id))
-}
-
-// decodeCursor accepts only what encodeCursor writes, so that one cursor
-// has one spelling: the decoder alone would also take padding bits and
-// line breaks.
-func decodeCursor(cursor string) (string, error) {
-	id, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil || len(id) == 0 || encodeCursor(string(id)) != cursor {
-		return "", keyward.Invalid(keyward.FieldError{Field: "cursor", Message: "malformed cursor"})
-	}
-	return string(id), nil
-}
-
-// pageLimit applies the default to a zero or negative limit and the cap to
-// a large one.
-func pageLimit(limit int) int {
-	if limit <= 0 {
-		return keyward.DefaultPageLimit
-	}
-	return min(limit, keyward.MaxPageLimit)
-}
-
 // page runs query, which must end in "LIMIT ?", for one row more than limit
 // to learn whether another page follows without counting.
 func page[T any](ctx context.Context, q queryer, query string, args []any, limit int, scan func(scanner) (T, error), id func(T) string) (keyward.Page[T], error) {
@@ -408,7 +381,7 @@ func page[T any](ctx context.Context, q queryer, query string, args []any, limit
 	p := keyward.Page[T]{Data: data}
 	if len(data) > limit {
 		p.Data = data[:limit]
-		p.NextCursor = encodeCursor(id(p.Data[limit-1]))
+		p.NextCursor = keyward.EncodeCursor(id(p.Data[limit-1]))
 	}
 	return p, nil
 }

@@ -71,7 +71,7 @@ func testUsageControlRoundTrip(t *testing.T, s keyward.Store) {
 			k.OwnerID = ""
 			k.ServiceAccountID = sa.ID
 			tt.edit(k)
-			want := cloneKey(k)
+			want := k.Clone()
 			createKey(t, s, k)
 			wantKey(t, s, want)
 			wants = append(wants, want)
@@ -142,7 +142,7 @@ func testUpdateKeyUsageControl(t *testing.T, s keyward.Store) {
 			k.Credits = nil
 		}},
 	}
-	want := cloneKey(k)
+	want := k.Clone()
 	for _, step := range steps {
 		step.update(want)
 		got, err := s.UpdateKey(t.Context(), acme.ID, k.ID, func(cur *keyward.Key) error {
@@ -409,7 +409,7 @@ func testRefillCredits(t *testing.T, s keyward.Store) {
 			k.DeletedAt = &deleted
 		}
 		createKey(t, s, k)
-		want := cloneKey(k)
+		want := k.Clone()
 		if spec.refilled.IsZero() {
 			unchanged = append(unchanged, want)
 			continue

@@ -65,7 +65,7 @@ func testKeyRoundTrip(t *testing.T, s keyward.Store) {
 		t.Run(tt.name, func(t *testing.T) {
 			k := newKey(acme)
 			tt.edit(k)
-			want := cloneKey(k)
+			want := k.Clone()
 			createKey(t, s, k)
 			wantKey(t, s, want)
 		})
@@ -189,7 +189,7 @@ func testUpdateKey(t *testing.T, s keyward.Store) {
 
 	later := k.CreatedAt.Add(time.Minute)
 	expires := later.Add(24 * time.Hour)
-	want := cloneKey(k)
+	want := k.Clone()
 	want.Name = "billing-export-v2"
 	want.Description = "Moved to the new exporter."
 	want.Permissions = []string{"invoices.write"}
@@ -399,7 +399,7 @@ func testDeletedKey(t *testing.T, s keyward.Store) {
 	other := createKey(t, s, newKey(acme))
 
 	at := now()
-	want := cloneKey(k)
+	want := k.Clone()
 	want.DeletedAt = &at
 	want.UpdatedAt = at
 	if _, err := s.UpdateKey(ctx, acme.ID, k.ID, func(k *keyward.Key) error {
@@ -594,7 +594,7 @@ func testTouchKeys(t *testing.T, s keyward.Store) {
 	t0 := now()
 	t1, t2, t3 := t0.Add(time.Second), t0.Add(2*time.Second), t0.Add(3*time.Second)
 
-	want1, want2 := cloneKey(k1), cloneKey(k2)
+	want1, want2 := k1.Clone(), k2.Clone()
 	touched := func(want *keyward.Key, at time.Time, ip, agent string) {
 		want.LastUsedAt, want.LastUsedIP, want.LastUsedUserAgent = &at, ip, agent
 	}

@@ -13,7 +13,7 @@ import (
 // successor returns a new key with every setting of old, as a rotation
 // makes it: a fresh id, secret and prefix, and no use yet.
 func successor(old *keyward.Key, at time.Time) *keyward.Key {
-	next := cloneKey(old)
+	next := old.Clone()
 	next.ID = newID()
 	next.Hash = newHash()
 	next.KeyPrefix = "kw_live_" + randomSuffix()
@@ -89,7 +89,7 @@ func testRotateKey(t *testing.T, s keyward.Store) {
 			wantNext.RotatedFrom = k.ID
 			// k starts the line, so its id names it.
 			wantNext.LineID = k.ID
-			wantOld := cloneKey(k)
+			wantOld := k.Clone()
 			wantOld.ExpiresAt, wantOld.UpdatedAt = &graceEnd, at
 			wantOld.RotatedTo = wantNext.ID
 			wantOld.Credits = tt.wantOldCredits

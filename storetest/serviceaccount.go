@@ -86,7 +86,7 @@ func testDeleteServiceAccount(t *testing.T, s keyward.Store) {
 	at := now().Add(time.Minute)
 	var want []*keyward.Key
 	for _, k := range []*keyward.Key{live1, live2} {
-		w := cloneKey(k)
+		w := k.Clone()
 		w.RevokedAt, w.UpdatedAt = &at, at
 		want = append(want, w)
 	}

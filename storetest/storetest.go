@@ -246,17 +246,6 @@ func createServiceAccount(t *testing.T, s keyward.Store, o *org, name string) *k
 	return sa
 }
 
-// cloneKey returns a copy of k that the test may change, credits included.
-func cloneKey(k *keyward.Key) *keyward.Key {
-	c := *k
-	c.RateLimits = slices.Clone(k.RateLimits)
-	if k.Credits != nil {
-		credits := *k.Credits
-		c.Credits = &credits
-	}
-	return &c
-}
-
 // utc returns the time of that day, hour and minute in UTC.
 func utc(year int, month time.Month, day, hour, minute int) time.Time {
 	return time.Date(year, month, day, hour, minute, 0, 0, time.UTC)

@@ -92,7 +92,7 @@ func (e *Engine) ownerLimits(ctx context.Context, k *keyward.Key) ([]limit, erro
 	if k.OwnerID == "" {
 		return nil, nil
 	}
-	o, err := current(e, ctx, e.owners, ownerID{org: k.OrgID, owner: k.OwnerID}, e.ownerLoader)
+	o, err := current(ctx, e, e.owners, ownerID{org: k.OrgID, owner: k.OwnerID}, e.ownerLoader)
 	if err != nil {
 		return nil, err
 	}

@@ -265,7 +265,7 @@ func (en *entry) loadedIn() uint64 { return en.epoch }
 
 // current returns c's value for key, read again when it was loaded before
 // the latest InvalidateAll.
-func current[K comparable, V interface{ loadedIn() uint64 }](e *Engine, ctx context.Context, c *otter.Cache[K, V], key K, loader otter.LoaderFunc[K, V]) (V, error) {
+func current[K comparable, V interface{ loadedIn() uint64 }](ctx context.Context, e *Engine, c *otter.Cache[K, V], key K, loader otter.LoaderFunc[K, V]) (V, error) {
 	v, err := c.Get(ctx, key, loader)
 	for err == nil && v.loadedIn() != e.epoch.Load() {
 		c.Invalidate(key)
@@ -314,7 +314,7 @@ func (e *Engine) lookup(ctx context.Context, secret string) (*entry, error) {
 		return nil, nil
 	}
 	epoch := e.epoch.Load()
-	en, err := current(e, ctx, e.cache, hash, e.loader)
+	en, err := current(ctx, e, e.cache, hash, e.loader)
 	if errors.Is(err, otter.ErrNotFound) {
 		// Remembered only when no InvalidateAll came during the load.
 		if e.epoch.Load() == epoch {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -473,22 +474,60 @@ func TestApplyDropsWhatAChangeNames(t *testing.T) {
 	check("after the policy change", lateSecret, keyward.CodeIPNotAllowed)
 }
 
-// epochStore holds FindKeyByHash until released, to put a change between a
-// load's read and its return.
-type epochStore struct {
+// gateStore holds the first read of one method, FindKeyByHash or
+// FindOwner, until released, to put a change between a load's read and its
+// return.
+type gateStore struct {
 	keyward.Store
+	method  string
+	once    sync.Once
 	reading chan struct{}
 	release chan struct{}
 }
 
-func (s *epochStore) FindKeyByHash(ctx context.Context, hash []byte) (*keyward.Key, error) {
+func (s *gateStore) FindKeyByHash(ctx context.Context, hash []byte) (*keyward.Key, error) {
 	k, err := s.Store.FindKeyByHash(ctx, hash)
-	if s.reading != nil {
-		s.reading <- struct{}{}
-		<-s.release
-		s.reading = nil
-	}
+	s.hold("FindKeyByHash")
 	return k, err
+}
+
+func (s *gateStore) FindOwner(ctx context.Context, orgID, ownerID string) (*keyward.Owner, error) {
+	o, err := s.Store.FindOwner(ctx, orgID, ownerID)
+	s.hold("FindOwner")
+	return o, err
+}
+
+func (s *gateStore) hold(method string) {
+	if method == s.method {
+		s.once.Do(func() {
+			s.reading <- struct{}{}
+			<-s.release
+		})
+	}
+}
+
+// verifyAcrossChangeAll verifies secret on an engine of its own whose
+// store holds the first read of method until change has run and a
+// ChangeAll has been applied, and returns the answer.
+func (f *fixture) verifyAcrossChangeAll(t *testing.T, method, secret string, change func()) *keyward.VerifyResult {
+	t.Helper()
+	gs := &gateStore{Store: f.store, method: method, reading: make(chan struct{}), release: make(chan struct{})}
+	engine := verify.New(verify.Config{Store: gs, Hasher: f.hasher, Now: func() time.Time { return f.now }, FlushInterval: time.Hour, RefillInterval: time.Hour})
+	t.Cleanup(func() { engine.Close() })
+
+	done := make(chan *keyward.VerifyResult)
+	go func() {
+		res, err := engine.Verify(context.Background(), f.org.ID, verify.Input{Secret: secret})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	<-gs.reading
+	change()
+	engine.Apply(keyward.Change{Kind: keyward.ChangeAll})
+	close(gs.release)
+	return <-done
 }
 
 // TestChangeAllDiscardsLoadInFlight checks that a record read before a
@@ -497,47 +536,18 @@ func (s *epochStore) FindKeyByHash(ctx context.Context, hash []byte) (*keyward.K
 func TestChangeAllDiscardsLoadInFlight(t *testing.T) {
 	f := newFixture(t)
 	k, secret := f.createKey(t, nil)
-	es := &epochStore{Store: f.store, reading: make(chan struct{}), release: make(chan struct{})}
-	engine := verify.New(verify.Config{Store: es, Hasher: f.hasher, Now: func() time.Time { return f.now }, FlushInterval: time.Hour, RefillInterval: time.Hour})
-	t.Cleanup(func() { engine.Close() })
-
-	done := make(chan *keyward.VerifyResult)
-	go func() {
-		res, err := engine.Verify(context.Background(), f.org.ID, verify.Input{Secret: secret})
-		if err != nil {
-			t.Error(err)
+	// The VALID record is read, then the key is revoked.
+	res := f.verifyAcrossChangeAll(t, "FindKeyByHash", secret, func() {
+		if _, err := f.store.UpdateKey(context.Background(), f.org.ID, k.ID, func(k *keyward.Key) error {
+			k.RevokedAt = &f.now
+			return nil
+		}, nil); err != nil {
+			t.Fatal(err)
 		}
-		done <- res
-	}()
-	<-es.reading // the VALID record is read
-	if _, err := f.store.UpdateKey(context.Background(), f.org.ID, k.ID, func(k *keyward.Key) error {
-		k.RevokedAt = &f.now
-		return nil
-	}, nil); err != nil {
-		t.Fatal(err)
-	}
-	engine.Apply(keyward.Change{Kind: keyward.ChangeAll})
-	close(es.release)
-	if res := <-done; res.Code != keyward.CodeRevoked {
+	})
+	if res.Code != keyward.CodeRevoked {
 		t.Errorf("verify whose load spanned a ChangeAll: got %s, want REVOKED", res.Code)
 	}
-}
-
-// ownerEpochStore holds FindOwner until released, like epochStore.
-type ownerEpochStore struct {
-	keyward.Store
-	reading chan struct{}
-	release chan struct{}
-}
-
-func (s *ownerEpochStore) FindOwner(ctx context.Context, orgID, ownerID string) (*keyward.Owner, error) {
-	o, err := s.Store.FindOwner(ctx, orgID, ownerID)
-	if s.reading != nil {
-		s.reading <- struct{}{}
-		<-s.release
-		s.reading = nil
-	}
-	return o, err
 }
 
 // TestChangeAllDiscardsOwnerLoadInFlight is TestChangeAllDiscardsLoadInFlight
@@ -546,23 +556,11 @@ func TestChangeAllDiscardsOwnerLoadInFlight(t *testing.T) {
 	f := newFixture(t)
 	f.setOwner(t, "user_1", keyward.RateLimit{Name: "default", Limit: 100, Window: 3600})
 	_, secret := f.createKey(t, func(k *keyward.Key) { k.OwnerID = "user_1" })
-	os := &ownerEpochStore{Store: f.store, reading: make(chan struct{}), release: make(chan struct{})}
-	engine := verify.New(verify.Config{Store: os, Hasher: f.hasher, Now: func() time.Time { return f.now }, FlushInterval: time.Hour, RefillInterval: time.Hour})
-	t.Cleanup(func() { engine.Close() })
-
-	done := make(chan *keyward.VerifyResult)
-	go func() {
-		res, err := engine.Verify(context.Background(), f.org.ID, verify.Input{Secret: secret})
-		if err != nil {
-			t.Error(err)
-		}
-		done <- res
-	}()
-	<-os.reading // the limit of 100 is read
-	f.setOwner(t, "user_1", keyward.RateLimit{Name: "default", Limit: 1, Window: 3600})
-	engine.Apply(keyward.Change{Kind: keyward.ChangeAll})
-	close(os.release)
-	if res := <-done; len(res.RateLimits) != 1 || res.RateLimits[0].Limit != 1 {
+	// The limit of 100 is read, then lowered to 1.
+	res := f.verifyAcrossChangeAll(t, "FindOwner", secret, func() {
+		f.setOwner(t, "user_1", keyward.RateLimit{Name: "default", Limit: 1, Window: 3600})
+	})
+	if len(res.RateLimits) != 1 || res.RateLimits[0].Limit != 1 {
 		t.Errorf("verify whose owner load spanned a ChangeAll: got limits %+v, want the new limit of 1", res.RateLimits)
 	}
 }

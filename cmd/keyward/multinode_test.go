@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"keyward"
+	"keyward/internal/pgtest"
 )
 
 // propagationTimeout is how long a change may take to reach another node
@@ -32,7 +32,7 @@ type cluster struct {
 	dbURL string
 	// proxy stands between node 1 and PostgreSQL, so that a test can cut
 	// node 1 off.
-	proxy *tcpProxy
+	proxy *pgtest.Proxy
 }
 
 // startCluster starts three nodes at once on a fresh database, the way the
@@ -44,13 +44,13 @@ type cluster struct {
 func startCluster(tb testing.TB, opts ...func(*Config)) *cluster {
 	tb.Helper()
 	c := &cluster{dbURL: testDatabase(tb)}
-	c.proxy = startProxy(tb, parseURL(tb, c.dbURL).Host)
+	c.proxy = pgtest.NewProxy(tb, parseURL(tb, c.dbURL).Host)
 	urls := make([]string, 3)
 	for i := range urls {
 		urls[i] = withApplicationName(tb, c.dbURL, fmt.Sprintf("node%d", i+1))
 	}
 	proxied := parseURL(tb, urls[0])
-	proxied.Host = c.proxy.addr()
+	proxied.Host = c.proxy.Addr()
 	urls[0] = proxied.String()
 
 	c.nodes = make([]*testServer, len(urls))
@@ -207,7 +207,7 @@ func TestMultiNode(t *testing.T) {
 		rec := createKey(t, n1, n1.RootKey, map[string]any{"name": "missed"})
 		req := map[string]any{"key": str(rec, "key")}
 		mustVerify(t, n1, req, keyward.CodeValid)
-		conn := connect(t, c.dbURL)
+		conn := pgtest.Connect(t, c.dbURL)
 		// A revocation whose notice nobody hears.
 		if tag, err := conn.Exec(context.Background(), `UPDATE keys SET revoked_at = now() WHERE id = $1`, str(rec, "id")); err != nil || tag.RowsAffected() != 1 {
 			t.Fatalf("revoke without a notice: %v, %d rows", err, tag.RowsAffected())
@@ -225,7 +225,7 @@ func TestMultiNode(t *testing.T) {
 	})
 
 	t.Run("a node cut off from the database is not ready until it is back", func(t *testing.T) {
-		c.proxy.cut()
+		c.proxy.Cut()
 		deadline := time.Now().Add(propagationTimeout)
 		for {
 			status, _, res := do(t, http.MethodGet, n1.URL+"/readyz", "", nil)
@@ -256,7 +256,7 @@ func TestMultiNode(t *testing.T) {
 			t.Errorf("list while cut off: got %d %v, want 503 unavailable", s, res)
 		}
 
-		c.proxy.restore()
+		c.proxy.Restore()
 		waitReady(t, n1.URL, 15*time.Second)
 		rec := createKey(t, n2, n2.RootKey, map[string]any{"name": "after the outage"})
 		req := map[string]any{"key": str(rec, "key")}
@@ -377,17 +377,6 @@ func verifyOnce(ts *testServer, req map[string]any) string {
 	return str(decodeObject(raw), "code")
 }
 
-// connect opens a connection of the test's own to the database.
-func connect(tb testing.TB, dbURL string) *pgx.Conn {
-	tb.Helper()
-	conn, err := pgx.Connect(context.Background(), dbURL)
-	if err != nil {
-		tb.Fatalf("connect to the test database: %v", err)
-	}
-	tb.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
-}
-
 // waitMetric polls an unlabelled metric of ts until it has the value want,
 // and fails after propagationTimeout.
 func waitMetric(tb testing.TB, ts *testServer, name string, want float64) {
@@ -404,92 +393,3 @@ func waitMetric(tb testing.TB, ts *testServer, name string, want float64) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-
-// tcpProxy forwards TCP connections from its own address to a target. Cut,
-// it closes the connections it holds and each new one at once, as a
-// network outage between a node and PostgreSQL would, and it keeps its
-// listener, so that no other process can take the port meanwhile.
-type tcpProxy struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	down  bool
-	conns []net.Conn
-}
-
-// startProxy starts a proxy to target on a free port of 127.0.0.1; it
-// stops when the test ends.
-func startProxy(tb testing.TB, target string) *tcpProxy {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("proxy: %v", err)
-	}
-	p := &tcpProxy{ln: ln, target: target}
-	go p.serve()
-	tb.Cleanup(func() {
-		ln.Close()
-		p.setDown(true)
-	})
-	return p
-}
-
-// addr is the proxy's address, to connect to instead of the target.
-func (p *tcpProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *tcpProxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.accept(c)
-	}
-}
-
-// accept holds the lock while it dials, so that a cut cannot miss a
-// connection being set up.
-func (p *tcpProxy) accept(c net.Conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.down {
-		c.Close()
-		return
-	}
-	up, err := net.Dial("tcp", p.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.conns = append(p.conns, c, up)
-	go pipe(up, c)
-	go pipe(c, up)
-}
-
-// pipe copies src to dst, and closes dst when src ends, which ends the
-// copy the other way.
-func pipe(dst, src net.Conn) {
-	io.Copy(dst, src)
-	dst.Close()
-}
-
-// setDown cuts the proxy (closing every connection it forwards) or
-// restores it.
-func (p *tcpProxy) setDown(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = down
-	if down {
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.conns = nil
-	}
-}
-
-// cut ends every forwarded connection and refuses new ones.
-func (p *tcpProxy) cut() { p.setDown(true) }
-
-// restore forwards new connections again.
-func (p *tcpProxy) restore() { p.setDown(false) }

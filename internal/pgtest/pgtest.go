@@ -1,6 +1,7 @@
 // Package pgtest gives tests throwaway PostgreSQL databases and schemas on
-// the server that KEYWARD_TEST_POSTGRES names. Tests that use it skip,
-// saying so, when the variable is unset; CI sets it.
+// the server that KEYWARD_TEST_POSTGRES names, and a proxy that cuts the
+// network to it. Tests that use a server skip, saying so, when the
+// variable is unset; CI sets it.
 package pgtest
 
 import (
@@ -111,6 +112,20 @@ func NewSchema(tb testing.TB, databaseURL string) string {
 		}
 	})
 	return u.String()
+}
+
+// Connect opens a connection of the test's own to the database of dbURL,
+// closed when tb ends.
+func Connect(tb testing.TB, dbURL string) *pgx.Conn {
+	tb.Helper()
+	conn, err := pgx.Connect(tb.Context(), dbURL)
+	if err != nil {
+		tb.Fatalf("pgtest: connect: %v", err)
+	}
+	// Not tb.Context, which is done before cleanups run: the connection
+	// would be dropped without a goodbye.
+	tb.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
 }
 
 // dropStale drops the test databases of the current user that were
