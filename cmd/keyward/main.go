@@ -70,7 +70,8 @@
 // the notices it serves a cached answer for at most --cache-ttl (default
 // 1m): that is the bound on how long a revoked key may still verify on a
 // node that cannot hear of it. The metric keyward_change_feed_up is 1 while
-// the node listens.
+// the node listens; keyward_change_feed_changes_total{kind} counts the
+// changes applied, kind "all" once per flush.
 //
 // GET /healthz answers 200 while the process runs. GET /readyz reports each
 // dependency, and is computed on every request, so it recovers by itself:

@@ -214,6 +214,8 @@ func TestMultiNode(t *testing.T) {
 		}
 		// Only the cache can answer this.
 		mustVerify(t, n1, req, keyward.CodeValid)
+		const flushes = `keyward_change_feed_changes_total{kind="all"}`
+		before := metricValue(t, n1, flushes)
 		rows, _ := conn.Query(context.Background(), `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 			WHERE datname = current_database() AND application_name = 'node1/listener'`)
 		killed, err := pgx.CollectRows(rows, pgx.RowTo[bool])
@@ -222,6 +224,9 @@ func TestMultiNode(t *testing.T) {
 		}
 		waitCode(t, n1, req, keyward.CodeRevoked)
 		waitMetric(t, n1, "keyward_change_feed_up", 1)
+		if after := metricValue(t, n1, flushes); before < 1 || after != before+1 {
+			t.Errorf("%s: %v before the listener was killed, %v after; want one more flush", flushes, before, after)
+		}
 	})
 
 	t.Run("a node cut off from the database is not ready until it is back", func(t *testing.T) {

@@ -256,12 +256,29 @@ func (m *Main) listen(ctx context.Context, feed keyward.ChangeFeed) {
 		}
 		return 0
 	}))
+	// Counted by kind: a rising "all" means the node keeps losing the feed
+	// and flushing its cache.
+	changes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "keyward_change_feed_changes_total",
+		Help: "Changes this node applied to its caches, by kind: key, owner, policy, or all (a flush after (re)subscribing).",
+	}, []string{"kind"})
+	m.Metrics.MustRegister(changes)
+	byKind := map[keyward.ChangeKind]prometheus.Counter{
+		keyward.ChangeAll:    changes.WithLabelValues("all"),
+		keyward.ChangeKey:    changes.WithLabelValues("key"),
+		keyward.ChangeOwner:  changes.WithLabelValues("owner"),
+		keyward.ChangePolicy: changes.WithLabelValues("policy"),
+	}
+	apply := func(c keyward.Change) {
+		byKind[c.Kind].Inc()
+		m.Engine.Apply(c)
+	}
 	// Not ctx: it bounds the start, and the feed lives until Close.
 	ctx, m.stopFeed = context.WithCancel(context.WithoutCancel(ctx))
 	m.feedDone = make(chan struct{})
 	go func() {
 		defer close(m.feedDone)
-		if err := feed.Listen(ctx, m.Engine.Apply); err != nil && ctx.Err() == nil {
+		if err := feed.Listen(ctx, apply); err != nil && ctx.Err() == nil {
 			m.Config.Logger.Error("change feed stopped: caches expire entries only after the cache TTL", "err", err)
 		}
 	}()
