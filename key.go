@@ -1,8 +1,10 @@
 package keyward
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -170,6 +172,30 @@ func (k *Key) Status(now time.Time) string {
 		return CodeExpired
 	}
 	return CodeValid
+}
+
+// LinkRotation is a store's part of a rotation, the same in every backend.
+// old is a copy of stored, the rotated key as read in the write
+// transaction, that a rotate callback changed; next is its successor. old
+// keeps stored's identity (id, org, hash, line); the two are linked; next
+// joins old's rotation line, named by the line's first key, which itself
+// keeps an empty LineID; and old's credits, refill included, move whole to
+// next, leaving old a balance of 0 that spends from next, so that the grace
+// period never doubles them. next's credits are set even when old has none,
+// so that a transaction run again starts from what it read. It returns an
+// error when next is of another org.
+func LinkRotation(stored, old, next *Key) error {
+	if next.OrgID != stored.OrgID {
+		return fmt.Errorf("successor of org %q, want %q", next.OrgID, stored.OrgID)
+	}
+	old.ID, old.OrgID, old.Hash, old.LineID = stored.ID, stored.OrgID, stored.Hash, stored.LineID
+	old.RotatedTo, next.RotatedFrom = next.ID, old.ID
+	next.LineID = cmp.Or(old.LineID, old.ID)
+	next.Credits = old.Credits
+	if old.Credits != nil {
+		old.Credits = &Credits{}
+	}
+	return nil
 }
 
 // Clone returns a deep copy of k, so that a store can hand out its records

@@ -72,3 +72,42 @@ func TestKeyClone(t *testing.T) {
 		t.Errorf("original changed through its clone (-want +got):\n%s", diff)
 	}
 }
+
+// TestLinkRotation pins what every backend writes on rotation: the old key
+// keeps its identity whatever the callback did, the line is named by its
+// first key, and the credits move whole, even when a rerun finds none.
+func TestLinkRotation(t *testing.T) {
+	refill := &keyward.CreditRefill{Amount: 10, Interval: keyward.RefillDaily}
+	stored := &keyward.Key{ID: "k1", OrgID: "o", Hash: []byte{1}, Credits: &keyward.Credits{Remaining: 7, Refill: refill}}
+	old := stored.Clone()
+	old.ID, old.Hash = "changed", []byte{2} // a callback cannot change identity
+	next := &keyward.Key{ID: "k2", OrgID: "o"}
+	if err := keyward.LinkRotation(stored, old, next); err != nil {
+		t.Fatal(err)
+	}
+	if old.ID != "k1" || string(old.Hash) != "\x01" || old.RotatedTo != "k2" || next.RotatedFrom != "k1" || next.LineID != "k1" {
+		t.Errorf("links: old %s hash %x → %s; next from %s line %s", old.ID, old.Hash, old.RotatedTo, next.RotatedFrom, next.LineID)
+	}
+	if next.Credits == nil || next.Credits.Remaining != 7 || next.Credits.Refill == nil || *next.Credits.Refill != *refill || old.Credits == nil || old.Credits.Remaining != 0 || old.Credits.Refill != nil {
+		t.Errorf("credits: old %+v, next %+v; want all of them on next and 0 left on old", old.Credits, next.Credits)
+	}
+
+	// The second rotation of the line keeps the first key's id as line.
+	third := &keyward.Key{ID: "k3", OrgID: "o", Credits: &keyward.Credits{Remaining: 99}}
+	if err := keyward.LinkRotation(next, next.Clone(), third); err != nil {
+		t.Fatal(err)
+	}
+	if third.LineID != "k1" {
+		t.Errorf("line of the third key: got %q, want k1", third.LineID)
+	}
+
+	// A rerun that finds no credits any more leaves none on next.
+	bare := &keyward.Key{ID: "k4", OrgID: "o"}
+	if err := keyward.LinkRotation(bare, bare.Clone(), third); err != nil || third.Credits != nil {
+		t.Errorf("rerun without credits: next credits %+v, err %v; want none", third.Credits, err)
+	}
+
+	if err := keyward.LinkRotation(stored, stored.Clone(), &keyward.Key{ID: "x", OrgID: "other"}); err == nil {
+		t.Errorf("successor of another org: got nil error")
+	}
+}

@@ -1,11 +1,9 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strings"
 
 	"keyward"
@@ -257,14 +255,10 @@ func (db *DB) UpdateKey(ctx context.Context, orgID, id string, update func(k *ke
 }
 
 // RotateKey loads the org's live key id, lets rotate change it and fill
-// next, then, in one transaction, links the two, puts next on the old
-// key's line, moves the old key's credits to next, writes the old key's
-// mutable fields, inserts next and writes ev. It returns the old key as
-// written; next holds what was inserted. A line is named by its first key,
-// which itself keeps an empty LineID, so that every later key carries the
-// first key's id whatever rotate set. The balance moves whole, with its refill schedule, so that
-// the grace period never doubles it and only the successor is refilled:
-// the old key keeps a balance of 0 and spends from next.
+// next, then, in one transaction, links the two (keyward.LinkRotation:
+// line, links, credits), writes the old key's mutable fields, inserts next
+// and writes ev. It returns the old key as written; next holds what was
+// inserted.
 func (db *DB) RotateKey(ctx context.Context, orgID, id string, next *keyward.Key, rotate func(old *keyward.Key) error, ev *keyward.AuditEvent) (_ *keyward.Key, err error) {
 	defer wrap(&err, "RotateKey(%q)", id)
 	var old *keyward.Key
@@ -277,14 +271,8 @@ func (db *DB) RotateKey(ctx context.Context, orgID, id string, next *keyward.Key
 		if err := rotate(old); err != nil {
 			return err
 		}
-		if next.OrgID != orgID {
-			return fmt.Errorf("successor of org %q, want %q", next.OrgID, orgID)
-		}
-		old.ID, old.OrgID, old.LineID = stored.ID, stored.OrgID, stored.LineID
-		old.RotatedTo, next.RotatedFrom = next.ID, old.ID
-		next.LineID = cmp.Or(old.LineID, old.ID)
-		if old.Credits != nil {
-			next.Credits, old.Credits = old.Credits, &keyward.Credits{}
+		if err := keyward.LinkRotation(stored, old, next); err != nil {
+			return err
 		}
 		if err := updateKey(ctx, tx, old); err != nil {
 			return err
