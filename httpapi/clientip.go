@@ -16,7 +16,8 @@ const forwardedForHeader = "X-Forwarded-For"
 // ParseTrustedProxies parses a comma-separated list of IP addresses and
 // CIDRs, as the allowlists take them (keyward.ParseIPRange), for
 // Server.TrustedProxies. A blank list trusts no proxy; an entry that does
-// not parse is an error that quotes it.
+// not parse, or that holds every address (a /0, which would let anyone
+// name any client), is an error that quotes it.
 func ParseTrustedProxies(list string) ([]netip.Prefix, error) {
 	if strings.TrimSpace(list) == "" {
 		return nil, nil
@@ -27,6 +28,9 @@ func ParseTrustedProxies(list string) ([]netip.Prefix, error) {
 		p, err := keyward.ParseIPRange(entry)
 		if err != nil {
 			return nil, fmt.Errorf("entry %q: %v", entry, err)
+		}
+		if p.Bits() == 0 {
+			return nil, fmt.Errorf("entry %q: trusts every address, so any client could claim any address", entry)
 		}
 		nets = append(nets, p)
 	}

@@ -28,6 +28,9 @@ func TestParseTrustedProxies(t *testing.T) {
 		{"10.0.0.1,", nil, `entry "": empty address`},
 		{"10.0.0.0/33", nil, `entry "10.0.0.0/33": not an IP address or CIDR`},
 		{"fe80::1%eth0", nil, `entry "fe80::1%eth0": IPv6 zones are not allowed`},
+		{"10.0.0.1, 0.0.0.0/0", nil, `entry "0.0.0.0/0": trusts every address, so any client could claim any address`},
+		{"::/0", nil, `entry "::/0": trusts every address, so any client could claim any address`},
+		{"::ffff:0:0/96", nil, `entry "::ffff:0:0/96": trusts every address, so any client could claim any address`},
 	}
 	for _, tt := range tests {
 		got, err := ParseTrustedProxies(tt.in)

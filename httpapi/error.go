@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
+	"time"
 
 	"keyward"
 )
@@ -75,21 +77,58 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 // LogUnexpected logs err, with keys redacted, when it is not a
 // *keyward.Error, or is an unavailable store: the client is answered only
-// "Internal error." or "unreachable", so the cause must be in the log. Mounts that shape their own error answers call
-// it too. A nil logger means slog.Default().
+// "Internal error." or that the database is unreachable, so the cause must
+// be in the log. An outage fails every request at once, so unavailable
+// errors are logged at most once per unavailableLogEvery, with the number
+// left out since. Mounts that shape their own error answers call it too. A
+// nil logger means slog.Default().
 func LogUnexpected(logger *slog.Logger, r *http.Request, err error) {
-	// An unavailable store is logged with its cause; any other
-	// *keyward.Error is an answer, not a fault.
-	if errors.As(err, new(*keyward.Error)) && keyward.ErrorCode(err) != keyward.EUNAVAILABLE {
+	unavailable := keyward.ErrorCode(err) == keyward.EUNAVAILABLE
+	// Any other *keyward.Error is an answer, not a fault.
+	if errors.As(err, new(*keyward.Error)) && !unavailable {
 		return
 	}
-	if logger == nil {
-		logger = slog.Default()
-	}
-	logger.LogAttrs(r.Context(), slog.LevelError, "request failed",
+	attrs := []slog.Attr{
 		slog.String("method", r.Method),
 		slog.String("path", redactKeys(r.URL.Path)),
 		slog.String("request_id", keyward.RequestInfoFromContext(r.Context()).RequestID),
 		slog.String("error", redactKeys(err.Error())),
-	)
+	}
+	if unavailable {
+		skipped, ok := unavailableLog.allow(time.Now())
+		if !ok {
+			return
+		}
+		attrs = append(attrs, slog.Int64("similar_not_logged", skipped))
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logger.LogAttrs(r.Context(), slog.LevelError, "request failed", attrs...)
+}
+
+// unavailableLogEvery spaces the log lines of an outage.
+const unavailableLogEvery = time.Second
+
+var unavailableLog logSampler
+
+// logSampler lets one line through per unavailableLogEvery and counts the
+// others.
+type logSampler struct {
+	mu      sync.Mutex
+	last    time.Time
+	skipped int64
+}
+
+// allow reports whether a line may be logged at now, and how many were
+// left out since the last one that was.
+func (s *logSampler) allow(now time.Time) (skipped int64, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now.Sub(s.last) < unavailableLogEvery {
+		s.skipped++
+		return 0, false
+	}
+	skipped, s.skipped, s.last = s.skipped, 0, now
+	return skipped, true
 }

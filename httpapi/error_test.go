@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"keyward"
 )
@@ -164,5 +166,21 @@ func TestErrorMapping_UsageControl(t *testing.T) {
 				wantProblem(t, s.do(t, tt.method, tt.path, tt.body), ErrorStatusCode(code), code, fields...)
 			})
 		}
+	}
+}
+
+// TestLogSampler checks that an outage, which fails every request at once,
+// logs one line a second with the count of those left out.
+func TestLogSampler(t *testing.T) {
+	var s logSampler
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	var got []string
+	for i, at := range []time.Duration{0, 10 * time.Millisecond, 500 * time.Millisecond, time.Second, 1500 * time.Millisecond, 3 * time.Second} {
+		if skipped, ok := s.allow(t0.Add(at)); ok {
+			got = append(got, fmt.Sprintf("%d:%d", i, skipped))
+		}
+	}
+	if want := []string{"0:0", "3:2", "5:1"}; !slices.Equal(got, want) {
+		t.Errorf("lines logged (index:skipped): got %v, want %v", got, want)
 	}
 }

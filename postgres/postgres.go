@@ -335,16 +335,31 @@ var errUnreachable = &keyward.Error{Code: keyward.EUNAVAILABLE, Message: "The da
 
 // unreachable reports whether err says that the database could not be
 // reached or dropped the connection, rather than that it refused the
-// statement: a failed dial, a broken or timed-out connection, or a server
-// shutting down (SQLSTATE class 08, 57P01-57P03).
+// statement or the caller gave up: a failed connect (whatever the server
+// answered: a restart, too many connections, a wrong password), a broken
+// or timed-out connection, or a server shutting down or out of
+// connections (SQLSTATE class 08, 57P01-57P03, 53300). A cancelled
+// context is a client that went away, not an outage.
 func unreachable(err error) bool {
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return true
+	}
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+		switch pgErr.Code {
+		case "57P01", "57P02", "57P03", "53300":
+			return true
+		}
+		return strings.HasPrefix(pgErr.Code, "08")
 	}
-	var connectErr *pgconn.ConnectError
+	// A deadline of ours that expired (a net.Error that timed out) is a
+	// database that does not answer.
 	var netErr net.Error
-	return errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) ||
+	return errors.As(err, &netErr) || errors.Is(err, pgconn.ErrConnClosed) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 

@@ -43,7 +43,9 @@
 // any other peer, or without the flag, the header is ignored, since a
 // client can write whatever it likes there. The proxy must append to the
 // header (nginx: proxy_set_header X-Forwarded-For
-// $proxy_add_x_forwarded_for;).
+// $proxy_add_x_forwarded_for;). Name only such HTTP proxies: a NAT or a
+// layer-4 balancer in the list, or a range holding other hosts, lets
+// anyone behind it claim any address; a /0 is refused.
 //
 // # Many nodes
 //
