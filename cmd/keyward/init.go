@@ -14,7 +14,7 @@ type InitCmd struct {
 
 // Run creates the org and prints its root key once.
 func (c *InitCmd) Run(ctx context.Context, g *Globals) error {
-	m, err := c.open()
+	m, err := c.open(ctx)
 	if err != nil {
 		return err
 	}

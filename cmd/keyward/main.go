@@ -61,8 +61,10 @@
 // keeps a pool of max(10, 4×GOMAXPROCS) connections unless the URL sets
 // ?pool_max_conns=N, plus one that listens.
 //
-// The first node to start on an empty database creates the default org and
-// prints its root key; nodes that start at the same time find it made and
+// serve started while PostgreSQL cannot be reached waits for it, retrying
+// every few seconds, and says so once in its log (init and org policy
+// reset fail at once instead). The first node to start on an empty
+// database creates the default org and prints its root key; nodes that start at the same time find it made and
 // print nothing. Logs name the database by host and name, never with its
 // password. A node caches keys, owners and org policies, and hears of
 // every other node's writes through PostgreSQL's LISTEN/NOTIFY: it drops a

@@ -32,7 +32,7 @@ type OrgPolicyResetCmd struct {
 // change feed and drop their cached policy at once; a server on SQLite
 // keeps it for at most its --cache-ttl.
 func (cmd *OrgPolicyResetCmd) Run(ctx context.Context, g *Globals) error {
-	m, err := cmd.open()
+	m, err := cmd.open(ctx)
 	if err != nil {
 		return err
 	}

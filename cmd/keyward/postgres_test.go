@@ -236,7 +236,7 @@ func TestBootstrapLosesRace(t *testing.T) {
 			m.Config.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 			m.Config.Stdout = &stdout
 			store(&m.Config)
-			if err := m.open(); err != nil {
+			if err := m.open(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			defer m.Close()
@@ -251,5 +251,91 @@ func TestBootstrapLosesRace(t *testing.T) {
 				t.Errorf("the log does not say that another node created the org:\n%s", logs.String())
 			}
 		})
+	}
+}
+
+// TestServeWaitsForDatabase starts a node while PostgreSQL cannot be
+// reached, as when the nodes and the database start together: the node
+// waits, says so once, and serves as soon as the database answers. init,
+// which a person runs, fails at once instead.
+func TestServeWaitsForDatabase(t *testing.T) {
+	t.Parallel()
+	dbURL := testDatabase(t)
+	proxy := pgtest.NewProxy(t, parseURL(t, dbURL).Host)
+	proxy.Cut()
+	proxied := parseURL(t, dbURL)
+	proxied.Host = proxy.Addr()
+
+	if _, err := (StoreFlags{DatabaseURL: proxied.String()}).open(context.Background()); err == nil {
+		t.Fatal("init's open while the database is unreachable: got nil error, want one at once")
+	}
+
+	type started struct {
+		ts  *testServer
+		err error
+	}
+	done := make(chan started, 1)
+	go func() {
+		ts, err := startTestServer(t, withDatabase(proxied.String()), func(c *Config) { c.WaitForDatabase = true })
+		done <- started{ts, err}
+	}()
+	// The node keeps trying while the proxy refuses it.
+	deadline := time.Now().Add(15 * time.Second)
+	for proxy.Refused() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the node tried %d times in 15 s, want it to keep trying", proxy.Refused())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	select {
+	case s := <-done:
+		t.Fatalf("serve returned while the database was unreachable: %v", s.err)
+	default:
+	}
+	proxy.Restore()
+	var s started
+	select {
+	case s = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not start within 30 s of the database coming back")
+	}
+	if s.err != nil {
+		t.Fatalf("serve after the database came back: %v", s.err)
+	}
+	if s.ts.RootKey == "" {
+		t.Error("the node that waited created no root key on the empty database")
+	}
+	waitReady(t, s.ts.URL, 15*time.Second)
+	if n := strings.Count(s.ts.Logs.String(), "database unreachable: waiting for it"); n != 1 {
+		t.Errorf("logged the wait %d times, want once", n)
+	}
+	if strings.Contains(s.ts.Logs.String(), testPassword) {
+		t.Error("the log holds the database password")
+	}
+}
+
+// TestServeWaitStopsWithContext checks that a node waiting for its
+// database stops when asked to, with the reason.
+func TestServeWaitStopsWithContext(t *testing.T) {
+	t.Parallel()
+	dbURL := testDatabase(t)
+	proxy := pgtest.NewProxy(t, parseURL(t, dbURL).Host)
+	proxy.Cut()
+	proxied := parseURL(t, dbURL)
+	proxied.Host = proxy.Addr()
+	m := NewMain()
+	m.Config.DatabaseURL = proxied.String()
+	m.Config.WaitForDatabase = true
+	m.Config.Logger = slog.New(slog.DiscardHandler)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	err := m.Run(ctx)
+	m.Close()
+	if err == nil || !strings.Contains(err.Error(), "--database-url") {
+		t.Errorf("Run cancelled while waiting: got %v, want the open error naming --database-url", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("Run took %v to stop after its context ended", took)
 	}
 }

@@ -45,11 +45,11 @@ type StoreFlags struct {
 // open opens a Main on the store of the flags, for the subcommands that
 // write to the store directly. It does not listen to the change feed: the
 // writes reach the running nodes through it.
-func (f StoreFlags) open() (*Main, error) {
+func (f StoreFlags) open(ctx context.Context) (*Main, error) {
 	m := NewMain()
 	m.Config.DataDir, m.Config.DatabaseURL, m.Config.Pepper = f.DataDir, f.DatabaseURL, f.Pepper
 	m.Config.Logger = newLogger(io.Discard, "text")
-	if err := m.open(); err != nil {
+	if err := m.open(ctx); err != nil {
 		m.Close()
 		return nil, err
 	}
@@ -76,16 +76,17 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	}
 	m := NewMain()
 	m.Config = Config{
-		Addr:           c.Addr,
-		DataDir:        c.DataDir,
-		DatabaseURL:    c.DatabaseURL,
-		Pepper:         c.Pepper,
-		CacheTTL:       c.CacheTTL,
-		RedisURL:       c.RedisURL,
-		TrustedProxies: proxies,
-		Logger:         newLogger(g.Stderr, c.LogFormat),
-		Stdout:         g.Stdout,
-		Bootstrap:      true,
+		Addr:            c.Addr,
+		DataDir:         c.DataDir,
+		DatabaseURL:     c.DatabaseURL,
+		Pepper:          c.Pepper,
+		CacheTTL:        c.CacheTTL,
+		RedisURL:        c.RedisURL,
+		TrustedProxies:  proxies,
+		Logger:          newLogger(g.Stderr, c.LogFormat),
+		Stdout:          g.Stdout,
+		Bootstrap:       true,
+		WaitForDatabase: true,
 	}
 	if err := m.Run(ctx); err != nil {
 		m.Close()
@@ -129,6 +130,11 @@ type Config struct {
 	Stdout io.Writer
 	// Bootstrap creates the default org and its root key on an empty store.
 	Bootstrap bool
+	// WaitForDatabase makes Run wait, retrying, while PostgreSQL cannot be
+	// reached, instead of failing: nodes and the database often start
+	// together (a compose file, a cluster restart), and a node should come
+	// up when the database does. Any other failure to open still fails.
+	WaitForDatabase bool
 }
 
 // Main is a running Keyward server: the one place where concrete types are
@@ -176,7 +182,7 @@ func NewMain() *Main {
 // Run opens the store, bootstraps it if asked, listens to its change feed
 // when it has one, and starts serving in the background.
 func (m *Main) Run(ctx context.Context) error {
-	if err := m.open(); err != nil {
+	if err := m.open(ctx); err != nil {
 		return err
 	}
 	if m.Config.Bootstrap {
@@ -297,8 +303,8 @@ const (
 )
 
 // open opens the store and builds the engine and services on it.
-func (m *Main) open() error {
-	if err := m.openStore(); err != nil {
+func (m *Main) open(ctx context.Context) error {
+	if err := m.openStore(ctx); err != nil {
 		return err
 	}
 	now := m.Config.Now
@@ -333,7 +339,7 @@ func (m *Main) open() error {
 
 // openStore opens PostgreSQL at Config.DatabaseURL, or else SQLite in
 // Config.DataDir.
-func (m *Main) openStore() error {
+func (m *Main) openStore(ctx context.Context) error {
 	if m.Config.DatabaseURL == "" {
 		// The store creates the data dir (0700) with its database file.
 		path := filepath.Join(m.Config.DataDir, "keyward.db")
@@ -351,15 +357,38 @@ func (m *Main) openStore() error {
 	name := net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))) + "/" + cfg.Database
 	db := postgres.NewDB(m.Config.DatabaseURL)
 	db.Logger = m.Config.Logger
-	// pgx names the host, user and database of a failed connection, never
-	// the password. %v, not %w: errorText would print only the message of
-	// a keyward.Error inside, without the flag.
-	if err := db.Open(); err != nil {
-		return fmt.Errorf("--database-url: open %s: %v", name, err)
+	for wait := databaseRetryMin; ; wait = min(2*wait, databaseRetryMax) {
+		openErr := db.Open()
+		if openErr == nil {
+			break
+		}
+		// pgx names the host, user and database of a failed connection,
+		// never the password. %v, not %w: errorText would print only the
+		// message of a keyward.Error inside, without the flag.
+		err := fmt.Errorf("--database-url: open %s: %v", name, openErr)
+		if !m.Config.WaitForDatabase || keyward.ErrorCode(openErr) != keyward.EUNAVAILABLE {
+			return err
+		}
+		if wait == databaseRetryMin {
+			m.Config.Logger.Warn("database unreachable: waiting for it", "database", name, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
 	}
 	m.DB, m.storeKind, m.storeName = db, "postgres", name
 	return nil
 }
+
+// How often serve tries to open an unreachable database: soon after a
+// blip, then every few seconds, so a node comes up within seconds of the
+// database.
+const (
+	databaseRetryMin = 500 * time.Millisecond
+	databaseRetryMax = 5 * time.Second
+)
 
 // errDatabaseURL is the error of a database URL that does not parse, and
 // says what one looks like.
