@@ -61,11 +61,13 @@
 // keeps a pool of max(10, 4×GOMAXPROCS) connections unless the URL sets
 // ?pool_max_conns=N, plus one that listens.
 //
-// serve started while PostgreSQL cannot be reached waits for it, retrying
-// every few seconds, and says so once in its log (init and org policy
-// reset fail at once instead). The first node to start on an empty
-// database creates the default org and prints its root key; nodes that start at the same time find it made and
-// print nothing. Logs name the database by host and name, never with its
+// serve started while PostgreSQL cannot be reached, or refuses the
+// connection (a wrong password, role or database name included), waits for
+// it, retrying every few seconds, and says so once in its log, with the
+// reason (init and org policy reset fail at once instead). The first node
+// to start on an empty database creates the default org and prints its
+// root key; nodes that start at the same time find it made and print
+// nothing. Logs name the database by host and name, never with its
 // password. A node caches keys, owners and org policies, and hears of
 // every other node's writes through PostgreSQL's LISTEN/NOTIFY: it drops a
 // changed key, owner or policy at once when it hears of the change, and
@@ -80,7 +82,7 @@
 // GET /healthz answers 200 while the process runs. GET /readyz reports each
 // dependency, and is computed on every request, so it recovers by itself:
 //
-//	{"status": "ok", "checks": {"database": "ok", "change_feed": "ok", "redis": "ok"}}
+//	{"status":"ok","checks":{"change_feed":"ok","database":"ok","redis":"ok"}}
 //
 // change_feed is there with --database-url, redis with --redis-url; a
 // failing check answers "unreachable", and the node logs why when the
@@ -89,11 +91,11 @@
 // answers 503 with the usual error body (code "unavailable", status 503,
 // detail such as "Not ready: database unreachable.") plus the checks, and
 // a load balancer should take the node out of its pool: it cannot read
-// keys, or could serve revoked ones. While only Redis
-// fails it answers 200 with status "degraded": Redis is shared, so it fails
-// on every node at once, and each node can count rate limits on its own
-// meanwhile; failing readiness everywhere would stop the whole service for
-// a dependency that has a fallback.
+// keys, or could serve revoked ones. While only Redis fails it answers 200
+// with status "degraded": Redis is shared, so it fails on every node at
+// once, and each node can count rate limits on its own meanwhile; failing
+// readiness everywhere would stop the whole service for a dependency that
+// has a fallback.
 //
 // CLI calls talk to a running server through the Go client; they take
 // --url (KEYWARD_URL) and --key (KEYWARD_KEY), print tables, or JSON with
