@@ -321,12 +321,18 @@ func formatError(err error) error {
 	case errors.As(err, &pgErr) && pgErr.Code == codeBadText:
 		return keyward.Errorf(keyward.EINVALID, "Text must be valid UTF-8 without NUL characters.")
 	case unreachable(err):
-		// The driver's text stays in the chain for the log; the client
-		// sees only ours.
-		return fmt.Errorf("%w (%w)", errUnreachable, err)
+		return unreachableError{err}
 	}
 	return err
 }
+
+// unreachableError is a driver error that says the database could not be
+// reached. It is errUnreachable to errors.As, so that a client sees only
+// that, while the log and the CLI read the driver's text.
+type unreachableError struct{ err error }
+
+func (e unreachableError) Error() string   { return "database unreachable: " + e.err.Error() }
+func (e unreachableError) Unwrap() []error { return []error{errUnreachable, e.err} }
 
 // errUnreachable answers a request that needed the database while it could
 // not be reached: 503, so that a client or a load balancer tries again
@@ -335,20 +341,24 @@ var errUnreachable = &keyward.Error{Code: keyward.EUNAVAILABLE, Message: "The da
 
 // unreachable reports whether err says that the database could not be
 // reached or dropped the connection, rather than that it refused the
-// statement or the caller gave up: a failed connect (whatever the server
-// answered: a restart, too many connections, a wrong password), a broken
-// or timed-out connection, or a server shutting down or out of
-// connections (SQLSTATE class 08, 57P01-57P03, 53300). A cancelled
-// context is a client that went away, not an outage.
+// statement or the caller gave up: a failed connect (a server down,
+// restarting or out of connections, but not one that refused the
+// credentials or has no such database), a broken or timed-out connection,
+// or a server shutting down or out of connections (SQLSTATE class 08,
+// 57P01-57P03, 53300). A cancelled context is a client that went away,
+// not an outage.
 func unreachable(err error) bool {
 	var connectErr *pgconn.ConnectError
+	var pgErr *pgconn.PgError
 	if errors.As(err, &connectErr) {
-		return true
+		// A server that answers but refuses these credentials or has no
+		// such database is misconfigured, not away: waiting will not
+		// help.
+		return !errors.As(err, &pgErr) || !(strings.HasPrefix(pgErr.Code, "28") || pgErr.Code == "3D000")
 	}
 	if errors.Is(err, context.Canceled) {
 		return false
 	}
-	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case "57P01", "57P02", "57P03", "53300":

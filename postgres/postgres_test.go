@@ -878,6 +878,33 @@ func TestOpenHidesPassword(t *testing.T) {
 	}
 }
 
+// TestOpenUnreachable checks which failures to open say "unreachable"
+// (EUNAVAILABLE: wait and retry) and which say the configuration is wrong:
+// a server that is not there is the first; one that answers that it has
+// no such database is the second.
+func TestOpenUnreachable(t *testing.T) {
+	if testDB == "" {
+		t.Skipf("%s is not set: the PostgreSQL tests need a server", pgtest.EnvVar)
+	}
+	missing, err := url.Parse(testDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing.Path = "/keyward_no_such_database"
+	for _, tt := range []struct {
+		name, url string
+		want      string
+	}{
+		{"no server", "postgres://keyward@127.0.0.1:1/keyward?connect_timeout=2", keyward.EUNAVAILABLE},
+		{"no such database", missing.String(), keyward.EINTERNAL},
+	} {
+		err := postgres.NewDB(tt.url).Open()
+		if got := keyward.ErrorCode(err); got != tt.want {
+			t.Errorf("%s: Open() = %v, code %q; want code %q", tt.name, err, got, tt.want)
+		}
+	}
+}
+
 // TestDeadlockRetry makes an UpdateKey deadlock with another session and
 // be the one PostgreSQL aborts: the store runs the transaction again, its
 // callback included, and it succeeds.

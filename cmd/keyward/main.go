@@ -61,10 +61,11 @@
 // keeps a pool of max(10, 4×GOMAXPROCS) connections unless the URL sets
 // ?pool_max_conns=N, plus one that listens.
 //
-// serve started while PostgreSQL cannot be reached, or refuses the
-// connection (a wrong password, role or database name included), waits for
-// it, retrying every few seconds, and says so once in its log, with the
-// reason (init and org policy reset fail at once instead). The first node
+// serve started while PostgreSQL cannot be reached (down, restarting, out
+// of connections) waits for it, retrying every few seconds, and says so
+// once in its log, with the reason. A server that refuses the credentials
+// or has no such database stops serve at once, and init and org policy
+// reset fail at once on any error. The first node
 // to start on an empty database creates the default org and prints its
 // root key; nodes that start at the same time find it made and print
 // nothing. Logs name the database by host and name, never with its

@@ -97,23 +97,29 @@ func TestTrustedProxies(t *testing.T) {
 	})
 }
 
-// A --trusted-proxies entry that does not parse stops serve before it
-// opens anything, with an error that names the flag and the entry.
-func TestTrustedProxiesInvalid(t *testing.T) {
+// A flag value that serve cannot use stops it before it opens anything,
+// with an error that names the flag and the value.
+func TestServeInvalidFlags(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct{ value, want string }{
-		{"10.0.0.1,nginx", `--trusted-proxies: entry "nginx": not an IP address or CIDR`},
-		{"10.0.0.0/33", `--trusted-proxies: entry "10.0.0.0/33": not an IP address or CIDR`},
-		{"10.0.0.1,", `--trusted-proxies: entry "": empty address`},
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--trusted-proxies", "10.0.0.1,nginx"}, `--trusted-proxies: entry "nginx": not an IP address or CIDR`},
+		{[]string{"--trusted-proxies", "10.0.0.0/33"}, `--trusted-proxies: entry "10.0.0.0/33": not an IP address or CIDR`},
+		{[]string{"--trusted-proxies", "10.0.0.1,"}, `--trusted-proxies: entry "": empty address`},
+		{[]string{"--trusted-proxies", "0.0.0.0/0"}, `--trusted-proxies: entry "0.0.0.0/0": trusts every address`},
+		{[]string{"--cache-ttl", "0s"}, `--cache-ttl: 0s: want a positive duration, such as 1m`},
+		{[]string{"--cache-ttl=-1m"}, `--cache-ttl: -1m0s: want a positive duration, such as 1m`},
 	} {
 		dir := t.TempDir()
 		var stdout, stderr lockedBuffer
-		code := Run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir + "/data", "--trusted-proxies", tt.value}, &stdout, &stderr)
+		code := Run(context.Background(), append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dir + "/data"}, tt.args...), &stdout, &stderr)
 		if code != 1 || !strings.Contains(stderr.String(), tt.want) {
-			t.Errorf("serve --trusted-proxies %q: exit code %d, stderr %q; want 1 and %q", tt.value, code, stderr.String(), tt.want)
+			t.Errorf("serve %q: exit code %d, stderr %q; want 1 and %q", tt.args, code, stderr.String(), tt.want)
 		}
 		if _, err := os.Stat(dir + "/data"); !os.IsNotExist(err) {
-			t.Errorf("serve --trusted-proxies %q created the data dir", tt.value)
+			t.Errorf("serve %q created the data dir", tt.args)
 		}
 	}
 }

@@ -70,6 +70,9 @@ type ServeCmd struct {
 
 // Run starts the server and blocks until ctx is done.
 func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
+	if c.CacheTTL <= 0 {
+		return fmt.Errorf("--cache-ttl: %v: want a positive duration, such as 1m", c.CacheTTL)
+	}
 	proxies, err := httpapi.ParseTrustedProxies(c.TrustedProxies)
 	if err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
