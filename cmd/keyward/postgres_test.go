@@ -339,3 +339,27 @@ func TestServeWaitStopsWithContext(t *testing.T) {
 		t.Errorf("Run took %v to stop after its context ended", took)
 	}
 }
+
+// TestMissedNoticeExpires shows the bound on a notice that never arrives:
+// a key revoked behind the change feed's back (raw SQL, no notice, no
+// flush) stops verifying once its cache entry expires, after --cache-ttl.
+func TestMissedNoticeExpires(t *testing.T) {
+	t.Parallel()
+	dbURL := testDatabase(t)
+	ts := runTestServer(t, withDatabase(dbURL), func(c *Config) { c.CacheTTL = 300 * time.Millisecond })
+	waitReady(t, ts.URL, 15*time.Second)
+	rec := createKey(t, ts, ts.RootKey, map[string]any{"name": "missed notice"})
+	req := map[string]any{"key": str(rec, "key")}
+	mustVerify(t, ts, req, keyward.CodeValid)
+	const flushes = `keyward_change_feed_changes_total{kind="all"}`
+	before := metricValue(t, ts, flushes)
+
+	conn := pgtest.Connect(t, dbURL)
+	if tag, err := conn.Exec(context.Background(), `UPDATE keys SET revoked_at = now() WHERE id = $1`, str(rec, "id")); err != nil || tag.RowsAffected() != 1 {
+		t.Fatalf("revoke without a notice: %v, %d rows", err, tag.RowsAffected())
+	}
+	waitCode(t, ts, req, keyward.CodeRevoked)
+	if after := metricValue(t, ts, flushes); after != before {
+		t.Errorf("%s went from %v to %v: a flush, not the expiry, answered", flushes, before, after)
+	}
+}
