@@ -24,6 +24,7 @@ import (
 
 	"keyward"
 	"keyward/internal/pgtest"
+	"keyward/internal/testenv"
 	"keyward/postgres"
 	"keyward/storetest"
 )
@@ -60,7 +61,7 @@ func run(m *testing.M) int {
 func newSchema(tb testing.TB) string {
 	tb.Helper()
 	if testDB == "" {
-		tb.Skipf("%s is not set: the PostgreSQL tests need a server", pgtest.EnvVar)
+		testenv.Postgres.Skip(tb)
 	}
 	return pgtest.NewSchema(tb, testDB)
 }
@@ -768,7 +769,7 @@ func TestMigrateLock(t *testing.T) {
 // that runs more than an hour ago left behind, and no younger one.
 func TestDropStaleDatabases(t *testing.T) {
 	if testDB == "" {
-		t.Skipf("%s is not set: the PostgreSQL tests need a server", pgtest.EnvVar)
+		testenv.Postgres.Skip(t)
 	}
 	conn := pgtest.Connect(t, testDB)
 	name := func(age time.Duration) string {
@@ -884,7 +885,7 @@ func TestOpenHidesPassword(t *testing.T) {
 // no such database is the second.
 func TestOpenUnreachable(t *testing.T) {
 	if testDB == "" {
-		t.Skipf("%s is not set: the PostgreSQL tests need a server", pgtest.EnvVar)
+		testenv.Postgres.Skip(t)
 	}
 	missing, err := url.Parse(testDB)
 	if err != nil {

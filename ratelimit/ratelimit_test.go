@@ -3,7 +3,6 @@ package ratelimit
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
+
+	"keyward/internal/testenv"
 )
 
 // harness is a limiter under test with a clock that tests can move.
@@ -64,11 +65,7 @@ func newLocalHarness(tb testing.TB) *harness {
 // after it.
 func newRedisClient(tb testing.TB) (*redis.Client, string) {
 	tb.Helper()
-	url := os.Getenv("KEYWARD_TEST_REDIS")
-	if url == "" {
-		tb.Skip("set KEYWARD_TEST_REDIS (e.g. redis://127.0.0.1:6379/0) to run the Redis tests")
-	}
-	opts, err := redis.ParseURL(url)
+	opts, err := redis.ParseURL(testenv.Redis.URL(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}

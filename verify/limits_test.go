@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"keyward"
 	"keyward/authz"
+	"keyward/internal/testenv"
 	"keyward/ratelimit"
 	"keyward/verify"
 )
@@ -26,11 +26,7 @@ func cost(n int64) *int64 { return &n }
 // the test.
 func testRedis(tb testing.TB) *redis.Client {
 	tb.Helper()
-	url := os.Getenv("KEYWARD_TEST_REDIS")
-	if url == "" {
-		tb.Skip("set KEYWARD_TEST_REDIS (e.g. redis://127.0.0.1:6379/0) to run the Redis tests")
-	}
-	opts, err := redis.ParseURL(url)
+	opts, err := redis.ParseURL(testenv.Redis.URL(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}

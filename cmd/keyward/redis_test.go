@@ -5,7 +5,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -14,16 +13,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"keyward"
+	"keyward/internal/testenv"
 )
 
 // testRedisURL returns the Redis of KEYWARD_TEST_REDIS, or skips the test.
 func testRedisURL(tb testing.TB) string {
 	tb.Helper()
-	u := os.Getenv("KEYWARD_TEST_REDIS")
-	if u == "" {
-		tb.Skip("KEYWARD_TEST_REDIS is not set; set it to a Redis URL such as redis://127.0.0.1:6379/0 to run the Redis tests")
-	}
-	return u
+	return testenv.Redis.URL(tb)
 }
 
 // withRedis points the server's rate limits at Redis.

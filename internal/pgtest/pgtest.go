@@ -9,20 +9,19 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"keyward/internal/testenv"
 )
 
 // EnvVar names the variable that holds the URL of a database on the test
-// server, such as
-// postgres://postgres@127.0.0.1:5432/test?sslmode=disable. Its user must
-// be allowed to create databases.
-const EnvVar = "KEYWARD_TEST_POSTGRES"
+// server (testenv.Postgres). Its user must be allowed to create databases.
+var EnvVar = testenv.Postgres.Var
 
 // timeout bounds each statement that creates or drops a database or a
 // schema.
@@ -40,11 +39,7 @@ const (
 // serverURL returns the value of EnvVar, and skips tb when it is unset.
 func serverURL(tb testing.TB) string {
 	tb.Helper()
-	u := os.Getenv(EnvVar)
-	if u == "" {
-		tb.Skipf("%s is not set: the PostgreSQL tests need a server", EnvVar)
-	}
-	return u
+	return testenv.Postgres.URL(tb)
 }
 
 // NewDatabase returns the URL of a fresh database on the server of
