@@ -500,17 +500,9 @@ func page[T any](ctx context.Context, q querier, query string, args []any, limit
 	if err != nil {
 		return keyward.Page[T]{}, err
 	}
-	defer rows.Close()
 	// Data is never nil, so that an empty page serializes as [].
-	data := make([]T, 0, min(limit, 64))
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return keyward.Page[T]{}, err
-		}
-		data = append(data, v)
-	}
-	if err := rows.Err(); err != nil {
+	data, err := pgx.AppendRows(make([]T, 0, min(limit, 64)), rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+	if err != nil {
 		return keyward.Page[T]{}, err
 	}
 	p := keyward.Page[T]{Data: data}

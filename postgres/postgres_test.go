@@ -30,7 +30,7 @@ import (
 )
 
 // testDB is the URL of the database of this run, created by TestMain;
-// empty when pgtest.EnvVar is unset.
+// empty when testenv.Postgres is unset.
 var testDB string
 
 func TestMain(m *testing.M) {
@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	base := os.Getenv(pgtest.EnvVar)
+	base := os.Getenv(testenv.Postgres.Var)
 	if base == "" {
 		return m.Run()
 	}
@@ -67,7 +67,7 @@ func newSchema(tb testing.TB) string {
 }
 
 // MustOpenDB returns a store on a fresh schema of the run's database,
-// closed when tb ends. It skips tb when pgtest.EnvVar is unset.
+// closed when tb ends. It skips tb when testenv.Postgres is unset.
 func MustOpenDB(tb testing.TB) *postgres.DB {
 	tb.Helper()
 	return mustOpen(tb, newSchema(tb))

@@ -146,14 +146,5 @@ func queryKeys(ctx context.Context, q querier, query string, args ...any) ([]*ke
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var keys []*keyward.Key
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		keys = append(keys, k)
-	}
-	return keys, rows.Err()
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*keyward.Key, error) { return scanKey(r) })
 }

@@ -19,10 +19,6 @@ import (
 	"keyward/internal/testenv"
 )
 
-// EnvVar names the variable that holds the URL of a database on the test
-// server (testenv.Postgres). Its user must be allowed to create databases.
-var EnvVar = testenv.Postgres.Var
-
 // timeout bounds each statement that creates or drops a database or a
 // schema.
 const timeout = 30 * time.Second
@@ -36,17 +32,12 @@ const (
 	staleAfter     = time.Hour
 )
 
-// serverURL returns the value of EnvVar, and skips tb when it is unset.
-func serverURL(tb testing.TB) string {
-	tb.Helper()
-	return testenv.Postgres.URL(tb)
-}
-
 // NewDatabase returns the URL of a fresh database on the server of
-// EnvVar, dropped when tb ends, and skips tb when EnvVar is unset.
+// testenv.Postgres (whose user must be allowed to create databases),
+// dropped when tb ends, and skips tb when it is unset.
 func NewDatabase(tb testing.TB) string {
 	tb.Helper()
-	u, drop, err := CreateDatabase(serverURL(tb))
+	u, drop, err := CreateDatabase(testenv.Postgres.URL(tb))
 	if err != nil {
 		tb.Fatalf("pgtest: %v", err)
 	}
@@ -172,7 +163,7 @@ func createdAt(name string) (time.Time, bool) {
 func withPath(rawURL, name string) (string, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" {
-		return "", fmt.Errorf("%s must be a postgres:// URL", EnvVar)
+		return "", fmt.Errorf("%s must be a postgres:// URL", testenv.Postgres.Var)
 	}
 	u.Path = "/" + name
 	u.RawPath = ""
