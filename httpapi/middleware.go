@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -30,6 +29,9 @@ func chain(h http.Handler, mws ...middleware) http.Handler {
 // id appears in Keyward's logs and audit rows.
 const requestIDHeader = "X-Request-Id"
 
+// nosniff is the X-Content-Type-Options of every answer.
+var nosniff = []string{"nosniff"}
+
 // maxRequestIDLen bounds a reused incoming request id.
 const maxRequestIDLen = 128
 
@@ -45,8 +47,10 @@ func (s *Server) withRequestInfo(next http.Handler) http.Handler {
 			id = uuid.Must(uuid.NewV7()).String()
 		}
 		h := w.Header()
-		h.Set(requestIDHeader, id)
-		h.Set("X-Content-Type-Options", "nosniff")
+		// Assigned rather than Set: the names are canonical already, and a
+		// shared value saves an allocation on every request.
+		h[requestIDHeader] = []string{id}
+		h["X-Content-Type-Options"] = nosniff
 		info := keyward.RequestInfo{RequestID: id, RemoteIP: s.clientIP(r), UserAgent: keyward.CleanUserAgent(r.UserAgent())}
 		next.ServeHTTP(w, r.WithContext(keyward.NewContextWithRequestInfo(r.Context(), info)))
 	})
@@ -97,19 +101,42 @@ func (w *responseRecorder) Unwrap() http.ResponseWriter {
 	return w.ResponseWriter
 }
 
-type recorderContextKey struct{}
+// recorderOf returns the responseRecorder that w is or wraps, or nil.
+func recorderOf(w http.ResponseWriter) *responseRecorder {
+	for {
+		switch v := w.(type) {
+		case *responseRecorder:
+			return v
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = v.Unwrap()
+		default:
+			return nil
+		}
+	}
+}
 
 // logRequests writes one access log line per request, with the client's
-// address. It logs the path, with keys redacted, but never the query
-// string, headers or bodies: any of them may hold a key.
+// address: at debug level for a verification answered 200, whatever its
+// verdict, and at info for every other request. It logs the path, with
+// keys redacted, but never the query string, headers or bodies: any of them
+// may hold a key.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &responseRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), recorderContextKey{}, rec)))
+		next.ServeHTTP(rec, r)
 		status := rec.status
 		if status == 0 {
 			status = http.StatusOK
+		}
+		level := slog.LevelInfo
+		if status == http.StatusOK && r.Method == http.MethodPost && r.URL.Path == verifyPath {
+			// Verifications are the bulk of the traffic, and their answers
+			// are counted in the metrics and the usage figures.
+			level = slog.LevelDebug
+		}
+		if !s.logger().Enabled(r.Context(), level) {
+			return
 		}
 		info := keyward.RequestInfoFromContext(r.Context())
 		attrs := []slog.Attr{
@@ -125,7 +152,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		if rec.keyID != "" {
 			attrs = append(attrs, slog.String("key_id", rec.keyID))
 		}
-		s.logger().LogAttrs(r.Context(), slog.LevelInfo, "http request", attrs...)
+		s.logger().LogAttrs(r.Context(), level, "http request", attrs...)
 	})
 }
 

@@ -3,9 +3,12 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -280,6 +283,32 @@ func TestAccessLog(t *testing.T) {
 		if _, ok := line["duration"].(float64); !ok {
 			t.Errorf("line %d: no duration: %v", i, line)
 		}
+	}
+}
+
+// Verifications answered 200, the bulk of the traffic, are logged at debug
+// level; a failed one, like every other request, at info.
+func TestAccessLog_VerifyAtDebug(t *testing.T) {
+	s := MustOpenServer(t)
+	var log syncBuffer
+	s.Logger = slog.New(slog.NewJSONHandler(&log, nil))
+	s.verifier.VerifyFn = func(ctx context.Context, req keyward.VerifyRequest) (*keyward.VerifyResult, error) {
+		if req.Key == "bad" {
+			return nil, keyward.Invalid(keyward.FieldError{Field: "ip", Message: "not an IP address"})
+		}
+		return &keyward.VerifyResult{Code: keyward.CodeRevoked}, nil
+	}
+	s.do(t, http.MethodPost, "/v1/verify", `{"key":"k"}`)
+	bad := s.do(t, http.MethodPost, "/v1/verify", `{"key":"bad"}`).header.Get(requestIDHeader)
+	s.Close()
+	var got []string
+	for _, line := range log.lines(t) {
+		if line["msg"] == "http request" {
+			got = append(got, fmt.Sprint(line["level"], " ", line["status"], " ", line["request_id"]))
+		}
+	}
+	if want := []string{"INFO 400 " + bad}; !slices.Equal(got, want) {
+		t.Errorf("access log at info: got %q, want %q", got, want)
 	}
 }
 

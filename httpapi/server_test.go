@@ -71,7 +71,8 @@ func MustOpenServer(tb testing.TB) *testServer {
 		Org:             s.org,
 		Usage:           s.usage,
 		Auth:            s.auth,
-		Logger:          slog.New(slog.NewJSONHandler(s.log, nil)),
+		// Debug, so that tests see the access log of verifications too.
+		Logger: slog.New(slog.NewJSONHandler(s.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if err := s.Open(); err != nil {
 		tb.Fatal(err)

@@ -21,8 +21,14 @@
 // invalidates every key); serve also takes --addr (KEYWARD_ADDR),
 // --log-format text|json (KEYWARD_LOG_FORMAT), --cache-ttl
 // (KEYWARD_CACHE_TTL, default 1m: the longest a cached key is served
-// without reading the store), --redis-url (KEYWARD_REDIS_URL) and
-// --trusted-proxies (KEYWARD_TRUSTED_PROXIES). Without --redis-url each
+// without reading the store), --redis-url (KEYWARD_REDIS_URL),
+// --trusted-proxies (KEYWARD_TRUSTED_PROXIES), --log-level
+// debug|info|warn|error (KEYWARD_LOG_LEVEL, default info; the access log
+// writes verifications answered 200, the bulk of the traffic, at debug and
+// every other request at info) and --pprof-addr (KEYWARD_PPROF_ADDR: serve
+// Go's profiles, net/http/pprof, on an address of their own, such as
+// 127.0.0.1:6060, for diagnosing a slow or large server; off by default, and
+// without authentication, so keep it private). Without --redis-url each
 // node counts rate limits in its own memory; with it the counts are shared
 // in Redis by every node. While Redis is unreachable a node counts on its
 // own (limits still hold, per node), logs it, and sets the metric

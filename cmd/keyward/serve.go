@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"net/url"
 	"path/filepath"
@@ -48,7 +50,7 @@ type StoreFlags struct {
 func (f StoreFlags) open(ctx context.Context) (*Main, error) {
 	m := NewMain()
 	m.Config.DataDir, m.Config.DatabaseURL, m.Config.Pepper = f.DataDir, f.DatabaseURL, f.Pepper
-	m.Config.Logger = newLogger(io.Discard, "text")
+	m.Config.Logger = newLogger(io.Discard, "text", "info")
 	if err := m.open(ctx); err != nil {
 		m.Close()
 		return nil, err
@@ -66,6 +68,8 @@ type ServeCmd struct {
 	// TrustedProxies is parsed by httpapi.ParseTrustedProxies, the one
 	// place that reads proxies and X-Forwarded-For.
 	TrustedProxies string `name:"trusted-proxies" env:"KEYWARD_TRUSTED_PROXIES" placeholder:"LIST" help:"Comma-separated IPs and CIDRs of the load balancers in front of the node, such as 10.0.0.5,10.1.0.0/16: a request from one of them comes from the client that its X-Forwarded-For header names. Without it the header is ignored and a request comes from its TCP peer."`
+	LogLevel       string `name:"log-level" env:"KEYWARD_LOG_LEVEL" enum:"debug,info,warn,error" default:"info" help:"Least severe log level written: debug, info, warn or error. Valid verifications are logged at debug."`
+	PprofAddr      string `name:"pprof-addr" env:"KEYWARD_PPROF_ADDR" placeholder:"ADDR" help:"Serve Go's profiles (net/http/pprof) on this address of their own, such as 127.0.0.1:6060, for diagnosing a slow or large server. Off without it; keep it private: it has no authentication."`
 }
 
 // Run starts the server and blocks until ctx is done.
@@ -86,7 +90,8 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 		CacheTTL:        c.CacheTTL,
 		RedisURL:        c.RedisURL,
 		TrustedProxies:  proxies,
-		Logger:          newLogger(g.Stderr, c.LogFormat),
+		PprofAddr:       c.PprofAddr,
+		Logger:          newLogger(g.Stderr, c.LogFormat, c.LogLevel),
 		Stdout:          g.Stdout,
 		Bootstrap:       true,
 		WaitForDatabase: true,
@@ -101,11 +106,17 @@ func (c *ServeCmd) Run(ctx context.Context, g *Globals) error {
 	return m.Close()
 }
 
-func newLogger(w io.Writer, format string) *slog.Logger {
+// newLogger returns a logger that writes to w in format (text or json) the
+// records of level (debug, info, warn or error) and above.
+func newLogger(w io.Writer, format, level string) *slog.Logger {
+	var lv slog.Level
+	// The flag's enum admits only names that UnmarshalText takes.
+	_ = lv.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: lv}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // Config is what Main needs; flags fill it, tests set it directly.
@@ -124,6 +135,9 @@ type Config struct {
 	// TrustedProxies are the load balancers whose X-Forwarded-For header
 	// names the client (httpapi.Server.TrustedProxies).
 	TrustedProxies []netip.Prefix
+	// PprofAddr, when set, is the address of a listener of its own that
+	// serves net/http/pprof; never the API's, which the internet may reach.
+	PprofAddr string
 	// FlushInterval is how often last use and usage counts are written;
 	// zero for the default.
 	FlushInterval time.Duration
@@ -153,6 +167,8 @@ type Main struct {
 	Redis *redis.Client
 	// Metrics is the server's own Prometheus registry, served at /metrics.
 	Metrics *prometheus.Registry
+	// pprof serves Config.PprofAddr; nil without it.
+	pprof *http.Server
 
 	// RootKey is the key created at bootstrap; empty when the store already
 	// had an org or another node created it. Tests use it; it is never
@@ -226,7 +242,31 @@ func (m *Main) Run(ctx context.Context) error {
 		},
 		Logger: m.Config.Logger,
 	}
-	return m.HTTP.Open()
+	if err := m.HTTP.Open(); err != nil {
+		return err
+	}
+	return m.servePprof()
+}
+
+// servePprof serves the runtime profiles on Config.PprofAddr, when set.
+func (m *Main) servePprof() error {
+	if m.Config.PprofAddr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", m.Config.PprofAddr)
+	if err != nil {
+		return fmt.Errorf("--pprof-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	m.pprof = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go m.pprof.Serve(ln)
+	m.Config.Logger.Warn("serving profiles without authentication", "addr", ln.Addr().String())
+	return nil
 }
 
 // Readiness checks wait at most this long for the store and Redis: a load
@@ -506,6 +546,11 @@ func (m *Main) Close() error {
 		var errs []error
 		if m.HTTP != nil {
 			errs = append(errs, m.HTTP.Close())
+		}
+		if m.pprof != nil {
+			// Close, not Shutdown: a CPU profile in progress would hold
+			// Shutdown for its whole length.
+			errs = append(errs, m.pprof.Close())
 		}
 		if m.stopFeed != nil {
 			m.stopFeed()
