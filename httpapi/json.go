@@ -67,12 +67,31 @@ func writeBody(w http.ResponseWriter, status int, contentType string, v any) err
 	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		return err
 	}
-	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	writeEncoded(w, status, contentType, buf.Bytes())
 	return nil
+}
+
+// Header values shared by every answer: assigned rather than Set, which
+// would allocate a slice for each. net/http only reads them.
+var (
+	jsonTypeHeader    = []string{jsonType}
+	problemTypeHeader = []string{problemType}
+)
+
+// writeEncoded answers body, an encoded document of contentType.
+func writeEncoded(w http.ResponseWriter, status int, contentType string, body []byte) {
+	h := w.Header()
+	switch contentType {
+	case jsonType:
+		h["Content-Type"] = jsonTypeHeader
+	case problemType:
+		h["Content-Type"] = problemTypeHeader
+	default:
+		h.Set("Content-Type", contentType)
+	}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 // decodeJSON reads r's JSON body into v, a pointer to a struct. The body is
@@ -81,6 +100,13 @@ func writeBody(w http.ResponseWriter, status int, contentType string, v any) err
 // optional is set, in which case v is left as it is. Every failure is a
 // *keyward.Error with a 4xx code; bad input names its field.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
+	return readJSON(w, r, optional, func(body []byte) error { return decodeBody(body, v) })
+}
+
+// readJSON reads r's body as decodeJSON documents and, unless it is empty,
+// hands it to decode. The body is valid only during the call: its buffer
+// goes back to the pool.
+func readJSON(w http.ResponseWriter, r *http.Request, optional bool, decode func(body []byte) error) error {
 	buf := getBuffer()
 	defer putBuffer(buf)
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxBodySize)); err != nil {
@@ -96,10 +122,20 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 		}
 		return keyward.Errorf(keyward.EINVALID, "A JSON request body is required.")
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != jsonType {
+	if !isJSONType(r.Header.Get("Content-Type")) {
 		return keyward.Errorf(keyward.EUNSUPPORTED, "The request body must be sent as Content-Type: application/json.")
 	}
-	return decodeBody(body, v)
+	return decode(body)
+}
+
+// isJSONType reports whether a Content-Type header declares JSON. The
+// header as clients almost always send it is matched without parsing.
+func isJSONType(header string) bool {
+	if header == jsonType {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(header)
+	return err == nil && mt == jsonType
 }
 
 // decodeBody decodes body, which is not empty, into v.

@@ -262,9 +262,29 @@ func FuzzDecodeVerifyRequest(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add([]byte(s))
 	}
+	f.Add([]byte(`{"key":"kw_live_x","cost":-0,"ip":"::1","user_agent":"a/1","permissions":"a.read"}`))
+	f.Add([]byte(`{"key":"k","cost":12,}`))
+	f.Add([]byte(`{"key":"\u006b","ip":"\xff"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var req keyward.VerifyRequest
 		checkDecode(t, body, &req)
+		// The hot path's decoder takes only bodies that the general one
+		// decodes the same.
+		var fast keyward.VerifyRequest
+		if !decodeVerifyRequest(body, &fast) {
+			return
+		}
+		var want keyward.VerifyRequest
+		trimmed := bytes.Trim(body, jsonSpace)
+		if len(trimmed) == 0 {
+			t.Fatalf("decodeVerifyRequest took the empty body %q", body)
+		}
+		if err := decodeBody(trimmed, &want); err != nil {
+			t.Fatalf("decodeVerifyRequest took %q, which decodeBody rejects: %v", body, err)
+		}
+		if diff := cmp.Diff(want, fast); diff != "" {
+			t.Fatalf("decodeVerifyRequest(%q) (-decodeBody +fast):\n%s", body, diff)
+		}
 	})
 }
 

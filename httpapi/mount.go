@@ -53,13 +53,16 @@ func RedactFields(fields []keyward.FieldError) []keyward.FieldError {
 	return redactFields(fields)
 }
 
+// noStore is the Cache-Control of every authenticated answer.
+var noStore = []string{"no-store"}
+
 // WithPrincipal returns ctx carrying p, the caller a mount has
 // authenticated, and names p's key in the request's access log line. It
 // marks the answer no-store: it describes keys and may hold a secret.
 func WithPrincipal(w http.ResponseWriter, ctx context.Context, p *keyward.Principal) context.Context {
-	if rec, ok := ctx.Value(recorderContextKey{}).(*responseRecorder); ok {
+	if rec := recorderOf(w); rec != nil {
 		rec.keyID = p.KeyID
 	}
-	w.Header().Set("Cache-Control", "no-store")
+	w.Header()["Cache-Control"] = noStore
 	return keyward.NewContextWithPrincipal(ctx, p)
 }
