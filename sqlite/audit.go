@@ -10,14 +10,20 @@ import (
 
 const auditColumns = `id, org_id, time, actor_key_id, action, target_type, target_id, request_id, source_ip, user_agent, details`
 
+// insertAuditSQL inserts an audit event; auditArgs gives its arguments.
+const insertAuditSQL = `INSERT INTO audit_events (` + auditColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func auditArgs(ev *keyward.AuditEvent) []any {
+	return []any{ev.ID, ev.OrgID, ev.Time.UnixMicro(), nullString(ev.ActorKeyID), ev.Action, ev.TargetType, ev.TargetID,
+		nullString(ev.RequestID), nullString(ev.SourceIP), nullString(ev.UserAgent), nullJSON(ev.Details)}
+}
+
 // insertAuditEvent appends ev in tx; a nil ev writes nothing.
 func insertAuditEvent(ctx context.Context, tx *sql.Tx, ev *keyward.AuditEvent) error {
 	if ev == nil {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO audit_events (`+auditColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		ev.ID, ev.OrgID, ev.Time.UnixMicro(), nullString(ev.ActorKeyID), ev.Action, ev.TargetType, ev.TargetID,
-		nullString(ev.RequestID), nullString(ev.SourceIP), nullString(ev.UserAgent), nullJSON(ev.Details))
+	_, err := tx.ExecContext(ctx, insertAuditSQL, auditArgs(ev)...)
 	return err
 }
 

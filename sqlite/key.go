@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"sync"
 
 	"keyward"
 )
@@ -84,18 +85,28 @@ func encodeKey(k *keyward.Key) (e encodedKey, err error) {
 	return e, err
 }
 
-func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
+// insertKeySQL inserts a key; keyArgs gives its arguments.
+const insertKeySQL = `INSERT INTO keys (` + keyColumns + `, credits_refill_due)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func keyArgs(k *keyward.Key) ([]any, error) {
 	e, err := encodeKey(k)
+	if err != nil {
+		return nil, err
+	}
+	c := e.credits
+	return []any{k.ID, k.OrgID, k.Name, k.Description, k.KeyPrefix, k.Hash, e.perms, e.ips, nullTime(k.ExpiresAt), k.Enabled, nullJSON(k.Metadata),
+		nullString(k.OwnerID), nullString(k.ServiceAccountID), k.CreatedAt.UnixMicro(), k.UpdatedAt.UnixMicro(), nullString(k.CreatedBy),
+		nullTime(k.LastUsedAt), nullString(k.LastUsedIP), nullString(k.LastUsedUserAgent), nullTime(k.RevokedAt), nullTime(k.DeletedAt),
+		e.limits, c.remaining, c.refill, c.refilledAt, nullString(k.RotatedFrom), nullString(k.RotatedTo), nullString(k.LineID), c.due}, nil
+}
+
+func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
+	args, err := keyArgs(k)
 	if err != nil {
 		return err
 	}
-	c := e.credits
-	_, err = tx.ExecContext(ctx, `INSERT INTO keys (`+keyColumns+`, credits_refill_due)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		k.ID, k.OrgID, k.Name, k.Description, k.KeyPrefix, k.Hash, e.perms, e.ips, nullTime(k.ExpiresAt), k.Enabled, nullJSON(k.Metadata),
-		nullString(k.OwnerID), nullString(k.ServiceAccountID), k.CreatedAt.UnixMicro(), k.UpdatedAt.UnixMicro(), nullString(k.CreatedBy),
-		nullTime(k.LastUsedAt), nullString(k.LastUsedIP), nullString(k.LastUsedUserAgent), nullTime(k.RevokedAt), nullTime(k.DeletedAt),
-		e.limits, c.remaining, c.refill, c.refilledAt, nullString(k.RotatedFrom), nullString(k.RotatedTo), nullString(k.LineID), c.due)
+	_, err = tx.ExecContext(ctx, insertKeySQL, args...)
 	return err
 }
 
@@ -126,23 +137,146 @@ func findLiveKey(ctx context.Context, tx *sql.Tx, orgID, id string) (*keyward.Ke
 // CreateKey inserts k and ev in one transaction. Returns EINVALID (field
 // service_account_id) when k names a service account that is not a live one
 // of k.OrgID, and ECONFLICT when its id or hash exists.
+//
+// Concurrent calls share a transaction (see createBatch). A commit appends
+// every page it changed to the WAL, and the keys of one batch change mostly
+// the same pages (the last leaves of both tables and of most indexes), so
+// a batch of 8 writes about a third of the pages that 8 commits write.
 func (db *DB) CreateKey(ctx context.Context, k *keyward.Key, ev *keyward.AuditEvent) (err error) {
 	defer wrap(&err, "CreateKey(%q)", k.ID)
-	return db.writeTx(ctx, func(tx *sql.Tx) error {
-		if k.ServiceAccountID != "" {
-			_, err := findServiceAccount(ctx, tx, k.OrgID, k.ServiceAccountID)
-			if errors.Is(err, sql.ErrNoRows) {
-				return keyward.Invalid(keyward.FieldError{Field: "service_account_id", Message: "service account not found"})
-			}
-			if err != nil {
-				return err
-			}
+	return db.creates.do(&createRequest{ctx: ctx, key: k, ev: ev}, db.commitCreates)
+}
+
+// maxCreateBatch bounds the keys of one transaction, so that a crowd of
+// callers does not hold the writer connection for long at a time.
+const maxCreateBatch = 64
+
+// createRequest is one CreateKey call.
+type createRequest struct {
+	ctx context.Context
+	key *keyward.Key
+	ev  *keyward.AuditEvent
+	err error
+	// done receives true once err holds the outcome, or false when the
+	// request is to commit the next batch itself.
+	done chan bool
+}
+
+// createBatch groups concurrent CreateKey calls into one transaction, the
+// way LevelDB groups writes: the caller that finds no batch in progress
+// commits every request queued so far, its own included, then hands the
+// next batch to the first request that queued meanwhile. No goroutine of
+// its own, so nothing to stop on Close; a lone caller commits at once.
+type createBatch struct {
+	mu      sync.Mutex
+	pending []*createRequest
+	// leading is set while a caller commits a batch or has been handed one.
+	leading bool
+}
+
+// do queues r and returns its outcome, committing a batch with commit if
+// r is to lead one. A caller whose context ends while it waits still waits
+// for its batch: the wait is one commit long.
+func (b *createBatch) do(r *createRequest, commit func(ctx context.Context, batch []*createRequest)) error {
+	r.done = make(chan bool, 1)
+	b.mu.Lock()
+	b.pending = append(b.pending, r)
+	lead := !b.leading
+	b.leading = true
+	b.mu.Unlock()
+	if !lead && <-r.done {
+		return r.err
+	}
+
+	b.mu.Lock()
+	n := min(len(b.pending), maxCreateBatch)
+	batch := b.pending[:n:n]
+	b.pending = b.pending[n:]
+	b.mu.Unlock()
+	// The batch goes on when the leader's caller gives up: it holds the
+	// others' keys too.
+	commit(context.WithoutCancel(r.ctx), batch)
+	b.mu.Lock()
+	if len(b.pending) > 0 {
+		b.pending[0].done <- false
+	} else {
+		b.leading = false
+		b.pending = nil
+	}
+	b.mu.Unlock()
+	for _, o := range batch {
+		if o != r {
+			o.done <- true
 		}
-		if err := insertKey(ctx, tx, k); err != nil {
+	}
+	return r.err
+}
+
+// commitCreates writes batch in one transaction and sets each request's
+// err. When any request fails, it rolls them all back and writes each in a
+// transaction of its own, so that one conflict costs the others nothing
+// and every outcome is the one a lone call would have had.
+func (db *DB) commitCreates(ctx context.Context, batch []*createRequest) {
+	live := batch[:0:0]
+	for _, r := range batch {
+		if r.err = r.ctx.Err(); r.err == nil {
+			live = append(live, r)
+		}
+	}
+	if len(live) > 1 {
+		err := db.writeTx(ctx, func(tx *sql.Tx) error {
+			ins := db.createStatements(ctx, tx)
+			for _, r := range live {
+				if err := ins.create(ctx, tx, r.key, r.ev); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			return
+		}
+	}
+	for _, r := range live {
+		r.err = db.writeTx(r.ctx, func(tx *sql.Tx) error {
+			return db.createStatements(r.ctx, tx).create(r.ctx, tx, r.key, r.ev)
+		})
+	}
+}
+
+// createStatements are the prepared inserts of CreateKey, bound to one
+// transaction.
+type createStatements struct {
+	key, event *sql.Stmt
+}
+
+func (db *DB) createStatements(ctx context.Context, tx *sql.Tx) createStatements {
+	return createStatements{key: tx.StmtContext(ctx, db.insertKey), event: tx.StmtContext(ctx, db.insertEvent)}
+}
+
+// create writes k and ev in tx after checking k's service account.
+func (s createStatements) create(ctx context.Context, tx *sql.Tx, k *keyward.Key, ev *keyward.AuditEvent) error {
+	if k.ServiceAccountID != "" {
+		_, err := findServiceAccount(ctx, tx, k.OrgID, k.ServiceAccountID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return keyward.Invalid(keyward.FieldError{Field: "service_account_id", Message: "service account not found"})
+		}
+		if err != nil {
 			return err
 		}
-		return insertAuditEvent(ctx, tx, ev)
-	})
+	}
+	args, err := keyArgs(k)
+	if err != nil {
+		return err
+	}
+	if _, err := s.key.ExecContext(ctx, args...); err != nil {
+		return err
+	}
+	if ev == nil {
+		return nil
+	}
+	_, err = s.event.ExecContext(ctx, auditArgs(ev)...)
+	return err
 }
 
 // FindKeyByID returns the org's key, deleted or not, or ENOTFOUND.
