@@ -51,6 +51,10 @@ func findOrg(ctx context.Context, q queryer, orgID string) error {
 	return q.QueryRowContext(ctx, `SELECT 1 FROM organizations WHERE id = ?`, orgID).Scan(&one)
 }
 
+// findOrgPolicySQL reads an org's policy; NULLs when it has none.
+const findOrgPolicySQL = `SELECT p.max_key_lifetime, p.default_key_lifetime, p.allowed_ips, p.allow_non_expiring
+	FROM organizations o LEFT JOIN org_policies p ON p.org_id = o.id WHERE o.id = ?`
+
 // FindOrgPolicy returns the org's policy, DefaultOrgPolicy when it set
 // none, or ENOTFOUND when the org does not exist.
 func (db *DB) FindOrgPolicy(ctx context.Context, orgID string) (_ *keyward.OrgPolicy, err error) {
@@ -59,9 +63,7 @@ func (db *DB) FindOrgPolicy(ctx context.Context, orgID string) (_ *keyward.OrgPo
 		maxLife, defaultLife, nonExpiring sql.NullInt64
 		ips                               sql.NullString
 	)
-	if err := db.reader.QueryRowContext(ctx, `SELECT p.max_key_lifetime, p.default_key_lifetime, p.allowed_ips, p.allow_non_expiring
-		FROM organizations o LEFT JOIN org_policies p ON p.org_id = o.id WHERE o.id = ?`, orgID).
-		Scan(&maxLife, &defaultLife, &ips, &nonExpiring); err != nil {
+	if err := db.orgPolicy.QueryRowContext(ctx, orgID).Scan(&maxLife, &defaultLife, &ips, &nonExpiring); err != nil {
 		return nil, err
 	}
 	// The column is NOT NULL, so NULL means that the join found no policy.

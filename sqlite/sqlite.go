@@ -77,6 +77,8 @@ type DB struct {
 	// it is the verification path's only store call, and preparing it per
 	// call costs about as much as running it.
 	byHash *sql.Stmt
+	// orgPolicy is FindOrgPolicy's query, which every key create runs.
+	orgPolicy *sql.Stmt
 	// insertKey and insertEvent are CreateKey's inserts, prepared once on
 	// the writer connection for the same reason.
 	insertKey, insertEvent *sql.Stmt
@@ -162,6 +164,9 @@ func (db *DB) prepare() (err error) {
 	if db.byHash, err = db.reader.Prepare(`SELECT ` + keyColumns + ` FROM keys WHERE hash = ?`); err != nil {
 		return err
 	}
+	if db.orgPolicy, err = db.reader.Prepare(findOrgPolicySQL); err != nil {
+		return err
+	}
 	if db.insertKey, err = db.writer.Prepare(insertKeySQL); err != nil {
 		return err
 	}
@@ -207,7 +212,7 @@ func migrate(pool *sql.DB) error {
 // Close closes the prepared statements and both pools.
 func (db *DB) Close() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{db.byHash, db.insertKey, db.insertEvent} {
+	for _, s := range []*sql.Stmt{db.byHash, db.orgPolicy, db.insertKey, db.insertEvent} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
