@@ -64,6 +64,7 @@ type config struct {
 	warmup      time.Duration
 	port        int
 	json        string
+	pprof       string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -80,6 +81,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time of each run")
 	fs.DurationVar(&c.warmup, "warmup", 3*time.Second, "unmeasured load before each run")
 	fs.IntVar(&c.port, "port", 19000, "the bare server listens on 127.0.0.1:PORT, Keyward on PORT+1")
+	fs.StringVar(&c.pprof, "pprof", "", "write a CPU profile of each measured Keyward run into this directory (Keyward serves profiles on PORT+2)")
 	fs.StringVar(&c.json, "json", "", `also write the figures as JSON to this file ("-": to stdout, instead of the table)`)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -238,7 +240,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	bareAddr := "127.0.0.1:" + strconv.Itoa(c.port)
 	keywardAddr := "127.0.0.1:" + strconv.Itoa(c.port+1)
 	keywardLog := filepath.Join(dir, "keyward.log")
-	kw, err := harness.StartKeyward(ctx, keywardBin, dataDir, keywardAddr, keywardLog)
+	var keywardArgs []string
+	prof := &profiler{dir: c.pprof, addr: "127.0.0.1:" + strconv.Itoa(c.port+2)}
+	if c.pprof != "" {
+		if err := os.MkdirAll(c.pprof, 0o755); err != nil {
+			return err
+		}
+		keywardArgs = []string{"--pprof-addr", prof.addr}
+	}
+	kw, err := harness.StartKeyward(ctx, keywardBin, dataDir, keywardAddr, keywardLog, keywardArgs...)
 	if err != nil {
 		return err
 	}
@@ -283,7 +293,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		kw, err = harness.StartKeyward(ctx, keywardBin, dataDir, keywardAddr, keywardLog)
+		kw, err = harness.StartKeyward(ctx, keywardBin, dataDir, keywardAddr, keywardLog, keywardArgs...)
 		return err
 	}
 	for _, conns := range c.connections {
@@ -296,7 +306,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := restart(); err != nil {
 			return err
 		}
-		if r.Keyward, err = measure(ctx, c, kw, script, w.args(c, rep.Pattern), conns); err != nil {
+		stopProfile := prof.start(ctx, fmt.Sprintf("keyward-%d.pprof", conns), c)
+		r.Keyward, err = measure(ctx, c, kw, script, w.args(c, rep.Pattern), conns)
+		if perr := stopProfile(); err == nil {
+			err = perr
+		}
+		if err != nil {
 			return err
 		}
 		if n := r.Keyward.Counters["repeats"]; n > 0 {
@@ -311,10 +326,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := restart(); err != nil {
 			return err
 		}
+		stopProfile := prof.start(ctx, "keyward-cold.pprof", c)
 		res, err := harness.RunWrk(ctx, harness.Load{
 			URL: kw.URL, Script: script, Threads: c.threads, Connections: c.cold, Duration: c.duration,
 			Args: w.coldArgs(c),
 		})
+		if perr := stopProfile(); err == nil {
+			err = perr
+		}
 		if err != nil {
 			return err
 		}
