@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"time"
+	"unique"
 
 	"keyward"
 	"keyward/ratelimit"
@@ -15,8 +16,12 @@ type limit struct {
 	counter string
 }
 
-// ownerID names an owner; owner ids are only unique within an org.
-type ownerID struct{ org, owner string }
+// ownerID names an owner; owner ids are only unique within an org. The
+// org is interned, as in entry, which makes the cache's node smaller.
+type ownerID struct {
+	org   unique.Handle[string]
+	owner string
+}
 
 // ownerEntry is an owner's cached limits; none when it has no settings.
 type ownerEntry struct {
@@ -70,15 +75,21 @@ func findLimit(limits []limit, name string) *limit {
 // InvalidateOwner drops the cached limits of an owner at once. Every write
 // to an owner calls it.
 func (e *Engine) InvalidateOwner(orgID, owner string) {
-	e.owners.Invalidate(ownerID{org: orgID, owner: owner})
+	e.owners.Invalidate(ownerID{org: unique.Make(orgID), owner: owner})
 }
 
 func (e *Engine) loadOwner(ctx context.Context, id ownerID) (*ownerEntry, error) {
 	epoch := e.epoch.Load()
-	o, err := e.store.FindOwner(ctx, id.org, id.owner)
+	o, err := e.store.FindOwner(ctx, id.org.Value(), id.owner)
 	if keyward.ErrorCode(err) == keyward.ENOTFOUND {
-		// Remembered too: most owners have no settings.
-		return &ownerEntry{epoch: epoch}, nil
+		// Remembered too: most owners have no settings, so they share
+		// one entry per epoch rather than each have their own.
+		none := e.noOwner.Load()
+		if none == nil || none.epoch != epoch {
+			none = &ownerEntry{epoch: epoch}
+			e.noOwner.Store(none)
+		}
+		return none, nil
 	}
 	if err != nil {
 		return nil, err
@@ -86,13 +97,13 @@ func (e *Engine) loadOwner(ctx context.Context, id ownerID) (*ownerEntry, error)
 	return &ownerEntry{limits: ownerLimits(o), epoch: epoch}, nil
 }
 
-// ownerLimits returns the cached limits of k's owner; none for a key
+// ownerLimits returns the cached limits of en's owner; none for a key
 // without one.
-func (e *Engine) ownerLimits(ctx context.Context, k *keyward.Key) ([]limit, error) {
-	if k.OwnerID == "" {
+func (e *Engine) ownerLimits(ctx context.Context, en *entry) ([]limit, error) {
+	if en.ownerID == "" {
 		return nil, nil
 	}
-	o, err := current(ctx, e, e.owners, ownerID{org: k.OrgID, owner: k.OwnerID}, e.ownerLoader)
+	o, err := current(ctx, e, e.owners, ownerID{org: en.orgID, owner: en.ownerID}, e.ownerLoader)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +125,7 @@ func (e *Engine) rateLimit(ctx context.Context, en *entry, uses []keyward.RateLi
 	if uses != nil && len(uses) == 0 {
 		return keyward.CodeValid, spent{}, nil
 	}
-	owner, err := e.ownerLimits(ctx, en.key)
+	owner, err := e.ownerLimits(ctx, en)
 	if err != nil {
 		return "", spent{}, err
 	}
@@ -128,22 +139,22 @@ func (e *Engine) rateLimit(ctx context.Context, en *entry, uses []keyward.RateLi
 		reqs = append(reqs, ratelimit.Request{Key: l.counter, Limit: l.Limit, Window: time.Duration(l.Window) * time.Second, Cost: cost})
 	}
 	if uses == nil {
-		if len(en.limits)+len(owner) == 0 {
+		if len(en.rules.limits)+len(owner) == 0 {
 			return keyward.CodeValid, spent{}, nil
 		}
-		reqs = make([]ratelimit.Request, 0, len(en.limits)+len(owner))
-		for i := range en.limits {
-			add(&en.limits[i], 1)
+		reqs = make([]ratelimit.Request, 0, len(en.rules.limits)+len(owner))
+		for i := range en.rules.limits {
+			add(&en.rules.limits[i], 1)
 		}
 		for i := range owner {
-			if findLimit(en.limits, owner[i].Name) == nil {
+			if findLimit(en.rules.limits, owner[i].Name) == nil {
 				add(&owner[i], 1)
 			}
 		}
 	} else {
 		reqs = make([]ratelimit.Request, 0, len(uses))
 		for i, u := range uses {
-			l := findLimit(en.limits, u.Name)
+			l := findLimit(en.rules.limits, u.Name)
 			if l == nil {
 				l = findLimit(owner, u.Name)
 			}

@@ -591,8 +591,8 @@ func TestRefillSweep(t *testing.T) {
 }
 
 // BenchmarkVerifyCacheHitLimits compares the hot path of a plain key with
-// one that has a rate limit, and one with a rate limit and credits (a
-// SQLite write per call).
+// one that has a rate limit, one with credits (a SQLite write per call),
+// and one with both.
 func BenchmarkVerifyCacheHitLimits(b *testing.B) {
 	for _, bb := range []struct {
 		name string
@@ -600,6 +600,7 @@ func BenchmarkVerifyCacheHitLimits(b *testing.B) {
 	}{
 		{"plain", nil},
 		{"one limit", withLimits(keyward.RateLimit{Name: "default", Limit: 1_000_000_000, Window: 1})},
+		{"credits", func(k *keyward.Key) { k.Credits = &keyward.Credits{Remaining: 1 << 50} }},
 		{"one limit and credits", func(k *keyward.Key) {
 			k.RateLimits = []keyward.RateLimit{{Name: "default", Limit: 1_000_000_000, Window: 1}}
 			k.Credits = &keyward.Credits{Remaining: 1 << 50}

@@ -34,7 +34,7 @@ func (e *Engine) org(ctx context.Context, en *entry, now time.Time) (*orgEntry, 
 	if o := en.org.Load(); o != nil && fresh(o) {
 		return o, nil
 	}
-	orgID := en.key.OrgID
+	orgID := en.orgID.Value()
 	if v, ok := e.orgs.Load(orgID); ok {
 		if o := v.(*orgEntry); fresh(o) {
 			en.org.Store(o)

@@ -72,7 +72,7 @@ func (e *Engine) flushCounts(ctx context.Context, pending map[countKey]int64) {
 	counts := make([]keyward.UsageCount, 0, len(pending))
 	for k, n := range pending {
 		counts = append(counts, keyward.UsageCount{
-			OrgID: k.en.key.OrgID, KeyID: k.en.key.ID, Minute: time.Unix(k.minute, 0).UTC(), Code: codes[k.code], Count: n,
+			OrgID: k.en.orgID.Value(), KeyID: k.en.id, Minute: time.Unix(k.minute, 0).UTC(), Code: codes[k.code], Count: n,
 		})
 	}
 	if err := e.store.AddUsage(ctx, counts); err != nil {

@@ -23,12 +23,14 @@ package verify
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unique"
 
 	"github.com/maypok86/otter/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -97,6 +99,12 @@ type Engine struct {
 	// ownerLoader is a method value made once: one per call would
 	// allocate on the hot path.
 	ownerLoader otter.LoaderFunc[ownerID, *ownerEntry]
+	// noOwner is the entry of the owners without settings in the latest
+	// epoch in which one was loaded.
+	noOwner atomic.Pointer[ownerEntry]
+	// permissions is allocated apart from the engine: the cleanups of
+	// its lists hold it, and must not keep the engine alive.
+	permissions *permissionLists
 	limiter     ratelimit.Limiter
 	cacheTTL    time.Duration
 
@@ -114,7 +122,7 @@ type Engine struct {
 	// pendingMu guards the records that wait for the writer, so that a
 	// flush takes them all in one critical section.
 	pendingMu sync.Mutex
-	usage     map[string]keyward.KeyUse
+	usage     map[string]pendingUse
 	counts    map[countKey]int64
 
 	verifications []prometheus.Counter
@@ -126,15 +134,84 @@ type Engine struct {
 	closeOnce      sync.Once
 }
 
-// entry is a cached key with its allowed IP ranges parsed and its limits'
-// counters named.
+// entry is a cached key: only what the checks, the answer and the
+// write-behind need, since a node may cache a million of them. The hash is
+// the cache key, and the record's other fields (description, prefix,
+// timestamps, last use) are never read on this path.
 type entry struct {
-	key    *keyward.Key
-	nets   []netip.Prefix
-	limits []limit
-	epoch  uint64
+	id   string
+	name string
+	// orgID is interned: an org's keys share one copy.
+	orgID            unique.Handle[string]
+	ownerID          string
+	serviceAccountID string
+	// permissions is shared with the other keys that hold the same list;
+	// see permissionLists.
+	permissions *[]string
+	metadata    json.RawMessage
+	expiresAt   *time.Time
+	rules       *rules
+	epoch       uint64
 	// org is the org policy this key last used; see Engine.org.
 	org atomic.Pointer[orgEntry]
+	// state is the part of the key's status that does not change with
+	// time, as an index in codes: NOT_FOUND (deleted), REVOKED, DISABLED,
+	// or VALID.
+	state uint8
+	// spends is set for a key whose valid answers spend credits in the
+	// store: one with credits, or a rotated one, which spends its
+	// successor's.
+	spends bool
+}
+
+// rules are a key's own IP ranges, parsed, and rate limits, with their
+// counters named. Most keys have neither, and share noRules.
+type rules struct {
+	nets   []netip.Prefix
+	limits []limit
+}
+
+var noRules = &rules{}
+
+// newEntry keeps of k what verification needs.
+func (e *Engine) newEntry(k *keyward.Key, epoch uint64) *entry {
+	en := &entry{
+		id:               k.ID,
+		name:             k.Name,
+		orgID:            unique.Make(k.OrgID),
+		ownerID:          k.OwnerID,
+		serviceAccountID: k.ServiceAccountID,
+		permissions:      e.permissions.intern(k.Permissions),
+		metadata:         k.Metadata,
+		expiresAt:        k.ExpiresAt,
+		rules:            noRules,
+		epoch:            epoch,
+		spends:           k.Credits != nil || k.RotatedTo != "",
+	}
+	if len(k.AllowedIPs) > 0 || len(k.RateLimits) > 0 {
+		en.rules = &rules{nets: parseNets(k.AllowedIPs), limits: keyLimits(k)}
+	}
+	// In Key.Status's order; expiry is left to status.
+	state := keyward.CodeValid
+	switch {
+	case k.DeletedAt != nil:
+		state = keyward.CodeNotFound
+	case k.RevokedAt != nil:
+		state = keyward.CodeRevoked
+	case !k.Enabled:
+		state = keyward.CodeDisabled
+	}
+	en.state = codeIndex(state)
+	return en
+}
+
+// status is Key.Status of the cached key.
+func (en *entry) status(now time.Time) string {
+	state := codes[en.state]
+	if state == keyward.CodeValid && en.expiresAt != nil && !now.Before(*en.expiresAt) {
+		return keyward.CodeExpired
+	}
+	return state
 }
 
 // New returns an engine and starts its writer and refill sweep; Close
@@ -174,8 +251,9 @@ func New(cfg Config) *Engine {
 		now:            cfg.Now,
 		logger:         cfg.Logger,
 		limiter:        cfg.Limiter,
+		permissions:    &permissionLists{},
 		cacheTTL:       cfg.CacheTTL,
-		usage:          make(map[string]keyward.KeyUse),
+		usage:          make(map[string]pendingUse),
 		counts:         make(map[countKey]int64),
 		verifications:  newVerificationMetrics(cfg.Registerer),
 		flushInterval:  cfg.FlushInterval,
@@ -285,7 +363,7 @@ func (e *Engine) load(ctx context.Context, hash [32]byte) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &entry{key: k, nets: parseNets(k.AllowedIPs), limits: keyLimits(k), epoch: epoch}, nil
+	return e.newEntry(k, epoch), nil
 }
 
 // parseNets parses allowed IP ranges. Stored ranges were validated on
@@ -303,15 +381,21 @@ func parseNets(ranges []string) []netip.Prefix {
 	return nets
 }
 
-// lookup returns the cached entry for secret, or nil when the secret is
-// malformed or no key has its hash.
-func (e *Engine) lookup(ctx context.Context, secret string) (*entry, error) {
+// lookup returns the cached entry for secret and its hash, or a nil entry
+// when the secret is malformed or no key has its hash.
+func (e *Engine) lookup(ctx context.Context, secret string) (*entry, [32]byte, error) {
 	if _, ok := keyformat.Parse(secret); !ok {
-		return nil, nil
+		return nil, [32]byte{}, nil
 	}
 	hash := e.hasher.Hash(secret)
+	// Known keys first: they are most verifications, and a hit then costs
+	// one cache read instead of two (each reads the clock). A hash found
+	// in both is a key created since it was remembered as unknown.
+	if en, ok := e.cache.GetIfPresent(hash); ok && en.epoch == e.epoch.Load() {
+		return en, hash, nil
+	}
 	if _, ok := e.negative.GetIfPresent(hash); ok {
-		return nil, nil
+		return nil, hash, nil
 	}
 	epoch := e.epoch.Load()
 	en, err := current(ctx, e, e.cache, hash, e.loader)
@@ -320,9 +404,9 @@ func (e *Engine) lookup(ctx context.Context, secret string) (*entry, error) {
 		if e.epoch.Load() == epoch {
 			e.negative.Set(hash, struct{}{})
 		}
-		return nil, nil
+		return nil, hash, nil
 	}
-	return en, err
+	return en, hash, err
 }
 
 // Input is what Engine.Verify checks.
@@ -348,27 +432,26 @@ var notFound = keyward.VerifyResult{Code: keyward.CodeNotFound}
 // a limit that neither the key nor its owner has, once the key has passed
 // every check before rate limits; a key that fails one answers its code.
 func (e *Engine) Verify(ctx context.Context, orgID string, in Input) (*keyward.VerifyResult, error) {
-	en, err := e.lookup(ctx, in.Secret)
+	en, hash, err := e.lookup(ctx, in.Secret)
 	if err != nil {
 		return nil, err
 	}
-	if en == nil || en.key.OrgID != orgID {
+	if en == nil || en.orgID.Value() != orgID {
 		return e.notFound(), nil
 	}
-	k := en.key
 	now := e.now()
-	code := k.Status(now)
+	code := en.status(now)
 	if code == keyward.CodeNotFound {
 		return e.notFound(), nil
 	}
 	res := &keyward.VerifyResult{
-		KeyID:            k.ID,
-		Name:             k.Name,
-		OwnerID:          k.OwnerID,
-		ServiceAccountID: k.ServiceAccountID,
-		Permissions:      k.Permissions,
-		Metadata:         k.Metadata,
-		ExpiresAt:        k.ExpiresAt,
+		KeyID:            en.id,
+		Name:             en.name,
+		OwnerID:          en.ownerID,
+		ServiceAccountID: en.serviceAccountID,
+		Permissions:      *en.permissions,
+		Metadata:         en.metadata,
+		ExpiresAt:        en.expiresAt,
 	}
 	if code == keyward.CodeValid {
 		ok, err := e.allowedIP(ctx, en, in.IP, now)
@@ -379,7 +462,7 @@ func (e *Engine) Verify(ctx context.Context, orgID string, in Input) (*keyward.V
 			code = keyward.CodeIPNotAllowed
 		}
 	}
-	if code == keyward.CodeValid && in.Query != nil && !in.Query.Eval(k.Permissions) {
+	if code == keyward.CodeValid && in.Query != nil && !in.Query.Eval(*en.permissions) {
 		code = keyward.CodeInsufficientPermissions
 	}
 	var took spent
@@ -390,16 +473,16 @@ func (e *Engine) Verify(ctx context.Context, orgID string, in Input) (*keyward.V
 	}
 	// A rotated key spends its successor's credits, which the store finds,
 	// whether or not this key had credits when it was rotated.
-	if code == keyward.CodeValid && (k.Credits != nil || k.RotatedTo != "") {
+	if code == keyward.CodeValid && en.spends {
 		cost := int64(1)
 		if in.Cost != nil {
 			cost = *in.Cost
 		}
 		// The cached balance is stale by design: the store's is the answer.
-		remaining, ok, err := e.store.SpendCredits(ctx, k.OrgID, k.ID, cost, now)
+		remaining, ok, err := e.store.SpendCredits(ctx, orgID, en.id, cost, now)
 		if keyward.ErrorCode(err) == keyward.ENOTFOUND {
 			// Deleted since it was cached.
-			e.Invalidate(k.Hash)
+			e.Invalidate(hash[:])
 			e.refund(ctx, now, took, nil)
 			return e.notFound(), nil
 		}
@@ -416,7 +499,7 @@ func (e *Engine) Verify(ctx context.Context, orgID string, in Input) (*keyward.V
 		}
 	}
 	if code == keyward.CodeValid {
-		e.recordUse(k, now, in.IP, in.UserAgent)
+		e.recordUse(en, now, in.IP, in.UserAgent)
 	}
 	e.count(en, now, code)
 	res.Valid, res.Code = code == keyward.CodeValid, code
@@ -432,7 +515,7 @@ func (e *Engine) notFound() *keyward.VerifyResult {
 // allowedIP reports whether ip is in the key's allowed ranges and in its
 // org's.
 func (e *Engine) allowedIP(ctx context.Context, en *entry, ip netip.Addr, now time.Time) (bool, error) {
-	if !ipAllowed(en.nets, ip) {
+	if !ipAllowed(en.rules.nets, ip) {
 		return false, nil
 	}
 	org, err := e.org(ctx, en, now)
@@ -444,16 +527,15 @@ func (e *Engine) allowedIP(ctx context.Context, en *entry, ip netip.Addr, now ti
 
 // Authenticate implements keyward.Authenticator for the management API.
 func (e *Engine) Authenticate(ctx context.Context, secret string, remoteIP netip.Addr) (*keyward.Principal, error) {
-	en, err := e.lookup(ctx, secret)
+	en, _, err := e.lookup(ctx, secret)
 	if err != nil {
 		return nil, err
 	}
 	if en == nil {
 		return nil, keyward.Errorf(keyward.EUNAUTHORIZED, "Invalid API key.")
 	}
-	k := en.key
 	now := e.now()
-	switch k.Status(now) {
+	switch en.status(now) {
 	case keyward.CodeValid:
 	case keyward.CodeRevoked:
 		return nil, keyward.Errorf(keyward.EUNAUTHORIZED, "API key is revoked.")
@@ -472,8 +554,8 @@ func (e *Engine) Authenticate(ctx context.Context, secret string, remoteIP netip
 	if !ok {
 		return nil, keyward.Errorf(keyward.EFORBIDDEN, "API key is not allowed from this IP address.")
 	}
-	e.recordUse(k, now, remoteIP, keyward.RequestInfoFromContext(ctx).UserAgent)
-	return &keyward.Principal{OrgID: k.OrgID, KeyID: k.ID, Permissions: k.Permissions}, nil
+	e.recordUse(en, now, remoteIP, keyward.RequestInfoFromContext(ctx).UserAgent)
+	return &keyward.Principal{OrgID: en.orgID.Value(), KeyID: en.id, Permissions: *en.permissions}, nil
 }
 
 // ipAllowed reports whether ip is in one of nets; no nets allow any
@@ -491,19 +573,27 @@ func ipAllowed(nets []netip.Prefix, ip netip.Addr) bool {
 	return false
 }
 
-// recordUse remembers the latest use of a key for the writer; many uses of
-// one key between flushes coalesce into one row update. The user agent is
-// cleaned here, where it enters storage, because it comes from the
+// recordUse remembers the latest use of en's key for the writer; many uses
+// of one key between flushes coalesce into one row update. The user agent
+// is cleaned here, where it enters storage, because it comes from the
 // internet.
-func (e *Engine) recordUse(k *keyward.Key, at time.Time, ip netip.Addr, userAgent string) {
-	use := keyward.KeyUse{OrgID: k.OrgID, KeyID: k.ID, At: at, UserAgent: keyward.CleanUserAgent(userAgent)}
-	if ip.IsValid() {
-		use.IP = ip.Unmap().String()
-	}
-	e.mergeUse(use)
+func (e *Engine) recordUse(en *entry, at time.Time, ip netip.Addr, userAgent string) {
+	e.mergeUse(pendingUse{
+		KeyUse: keyward.KeyUse{OrgID: en.orgID.Value(), KeyID: en.id, At: at, UserAgent: keyward.CleanUserAgent(userAgent)},
+		ip:     ip,
+	})
 }
 
-func (e *Engine) mergeUse(use keyward.KeyUse) {
+// pendingUse is a use waiting for the writer, with its IP address not yet
+// formatted (KeyUse.IP is empty): formatting would allocate on every
+// verification, and most uses are replaced by their key's next one before
+// a flush.
+type pendingUse struct {
+	keyward.KeyUse
+	ip netip.Addr
+}
+
+func (e *Engine) mergeUse(use pendingUse) {
 	e.pendingMu.Lock()
 	if prev, ok := e.usage[use.KeyID]; !ok || !use.At.Before(prev.At) {
 		e.usage[use.KeyID] = use
@@ -551,15 +641,17 @@ func (e *Engine) Flush(ctx context.Context) {
 	e.flushMu.Lock()
 	defer e.flushMu.Unlock()
 	// A map is taken only when swapped out: an empty one stays shared
-	// with the verifications that fill it.
-	var uses map[string]keyward.KeyUse
+	// with the verifications that fill it. The new ones start small, not
+	// sized after the batch: a burst of many keys would keep its room
+	// (about 250 bytes a key) for as long as the next flush finds none.
+	var uses map[string]pendingUse
 	var counts map[countKey]int64
 	e.pendingMu.Lock()
 	if len(e.usage) > 0 {
-		uses, e.usage = e.usage, make(map[string]keyward.KeyUse, len(e.usage))
+		uses, e.usage = e.usage, make(map[string]pendingUse)
 	}
 	if len(e.counts) > 0 {
-		counts, e.counts = e.counts, make(map[countKey]int64, len(e.counts))
+		counts, e.counts = e.counts, make(map[countKey]int64)
 	}
 	e.pendingMu.Unlock()
 	e.flushUses(ctx, uses)
@@ -568,17 +660,20 @@ func (e *Engine) Flush(ctx context.Context) {
 
 // flushUses writes pending, swapped out of e.usage (nil for none), and
 // merges it back when the store fails.
-func (e *Engine) flushUses(ctx context.Context, pending map[string]keyward.KeyUse) {
+func (e *Engine) flushUses(ctx context.Context, pending map[string]pendingUse) {
 	if len(pending) == 0 {
 		return
 	}
 	uses := make([]keyward.KeyUse, 0, len(pending))
 	for _, u := range pending {
-		uses = append(uses, u)
+		if u.ip.IsValid() {
+			u.IP = u.ip.Unmap().String()
+		}
+		uses = append(uses, u.KeyUse)
 	}
 	if err := e.store.TouchKeys(ctx, uses); err != nil {
 		e.logger.Error("write last use", "keys", len(uses), "err", err)
-		for _, u := range uses {
+		for _, u := range pending {
 			e.mergeUse(u)
 		}
 	}

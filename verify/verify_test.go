@@ -373,6 +373,21 @@ func BenchmarkVerifyUnknownKey(b *testing.B) {
 	}
 }
 
+// BenchmarkVerifyMalformedKey is a key with a bad checksum, refused before
+// it is hashed.
+func BenchmarkVerifyMalformedKey(b *testing.B) {
+	f := newFixture(b)
+	_, secret := f.createKey(b, nil)
+	malformed := secret[:len(secret)-1] + string(rune('A'+(secret[len(secret)-1]+1)%26))
+	ctx, ip := context.Background(), netip.MustParseAddr("10.0.0.1")
+	b.ReportAllocs()
+	for b.Loop() {
+		if res, _ := f.engine.Verify(ctx, f.org.ID, verify.Input{Secret: malformed, IP: ip}); res.Code != keyward.CodeNotFound {
+			b.Fatal(res.Code)
+		}
+	}
+}
+
 func TestUnknownKeysDoNotEvictKnownOnes(t *testing.T) {
 	f := newFixture(t)
 	engine := verify.New(verify.Config{Store: f.store, Hasher: f.hasher, Now: func() time.Time { return f.now }, CacheSize: 10, NegativeCacheSize: 10})
