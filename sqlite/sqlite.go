@@ -58,12 +58,6 @@ const (
 	// query_only makes the read pool refuse writes, so that no write can
 	// bypass the single writer connection.
 	paramQueryOnly = "_pragma=query_only(ON)"
-	// mmap_size lets the read pool read the database file through memory
-	// rather than a read call per page: a verification that misses the
-	// cache visits a few random pages of the hash index and the table, and
-	// measured here a lookup among 100 000 keys took about half the time.
-	// Only the readers: for the writer it cost more than it saved.
-	paramMmap = "_pragma=mmap_size(1073741824)"
 )
 
 // DB is a keyward.Store on one SQLite database.
@@ -140,7 +134,7 @@ func (db *DB) Open() (err error) {
 	if err := migrate(db.writer); err != nil {
 		return err
 	}
-	db.reader, err = openPool(db.DSN, max(4, runtime.NumCPU()), paramBusyTimeout, paramQueryOnly, paramMmap)
+	db.reader, err = openPool(db.DSN, max(4, runtime.NumCPU()), paramBusyTimeout, paramQueryOnly)
 	if err != nil {
 		return err
 	}
