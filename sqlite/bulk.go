@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 
 	"keyward"
 )
@@ -15,7 +16,8 @@ import (
 // writer connection is not held for long.
 //
 // Returns EINVALID (field service_account_id) when a key names a service
-// account, which the import does not check, before writing anything, and
+// account, which the import does not check, or (field metadata) holds
+// metadata that is not JSON, before writing anything, and
 // ECONFLICT when an id or hash exists or repeats in keys; then nothing is
 // written.
 func (db *DB) CreateKeys(ctx context.Context, keys []*keyward.Key) (err error) {
@@ -23,6 +25,11 @@ func (db *DB) CreateKeys(ctx context.Context, keys []*keyward.Key) (err error) {
 	for _, k := range keys {
 		if k.ServiceAccountID != "" {
 			return keyward.Invalid(keyward.FieldError{Field: "service_account_id", Message: "a bulk import takes no keys of service accounts"})
+		}
+		// Verification answers stored metadata as it is: it must be JSON,
+		// as the API makes sure of every key it writes.
+		if len(k.Metadata) > 0 && !json.Valid(k.Metadata) {
+			return keyward.Invalid(keyward.FieldError{Field: "metadata", Message: "is not valid JSON"})
 		}
 	}
 	return db.writeTx(ctx, func(tx *sql.Tx) error {

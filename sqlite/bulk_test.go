@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -58,6 +59,7 @@ func TestCreateKeysWritesNothingOnError(t *testing.T) {
 		{"hash twice in the batch", func(keys []*keyward.Key, _ *keyward.Key) { keys[7].Hash = keys[3].Hash }, keyward.ECONFLICT},
 		{"id of an existing key", func(keys []*keyward.Key, root *keyward.Key) { keys[9].ID = root.ID }, keyward.ECONFLICT},
 		{"service account", func(keys []*keyward.Key, _ *keyward.Key) { keys[5].ServiceAccountID = uuid.NewString() }, keyward.EINVALID},
+		{"metadata not JSON", func(keys []*keyward.Key, _ *keyward.Key) { keys[2].Metadata = json.RawMessage(`{"a":1`) }, keyward.EINVALID},
 		{"unknown org", func(keys []*keyward.Key, _ *keyward.Key) { keys[9].OrgID = uuid.NewString() }, keyward.EINTERNAL},
 	}
 	for _, tt := range tests {

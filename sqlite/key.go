@@ -193,24 +193,36 @@ func (b *createBatch) do(r *createRequest, commit func(ctx context.Context, batc
 	batch := b.pending[:n:n]
 	b.pending = b.pending[n:]
 	b.mu.Unlock()
+	// Deferred, so that a commit that panics still answers the batch and
+	// hands the lead on: otherwise every later create would wait forever.
+	committed := false
+	defer func() {
+		b.mu.Lock()
+		if len(b.pending) > 0 {
+			b.pending[0].done <- false
+		} else {
+			b.leading = false
+			b.pending = nil
+		}
+		b.mu.Unlock()
+		for _, o := range batch {
+			if !committed {
+				o.err = errCreateAborted
+			}
+			if o != r {
+				o.done <- true
+			}
+		}
+	}()
 	// The batch goes on when the leader's caller gives up: it holds the
 	// others' keys too.
 	commit(context.WithoutCancel(r.ctx), batch)
-	b.mu.Lock()
-	if len(b.pending) > 0 {
-		b.pending[0].done <- false
-	} else {
-		b.leading = false
-		b.pending = nil
-	}
-	b.mu.Unlock()
-	for _, o := range batch {
-		if o != r {
-			o.done <- true
-		}
-	}
+	committed = true
 	return r.err
 }
+
+// errCreateAborted answers the creates of a batch whose commit panicked.
+var errCreateAborted = errors.New("create aborted: the batch it was written in failed")
 
 // commitCreates writes batch in one transaction and sets each request's
 // err. When any request fails, it rolls them all back and writes each in a

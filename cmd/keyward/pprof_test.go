@@ -18,16 +18,18 @@ func TestPprof(t *testing.T) {
 	if line := profilesLine.FindString(off.Stderr.String()); line != "" {
 		t.Errorf("profiles served without --pprof-addr: %s", line)
 	}
-	wantStatus(t, off.URL+"/debug/pprof/cmdline", http.StatusNotFound)
+	wantStatus(t, off.URL+"/debug/pprof/heap", http.StatusNotFound)
 
 	on := runServe(t, "--data-dir", t.TempDir(), "--pprof-addr", "127.0.0.1:0")
 	var logged struct{ Addr string }
 	if err := json.Unmarshal([]byte(profilesLine.FindString(on.Stderr.String())), &logged); err != nil || logged.Addr == "" {
 		t.Fatalf("no profiles log line with an addr: %v; stderr: %s", err, on.Stderr)
 	}
-	wantStatus(t, "http://"+logged.Addr+"/debug/pprof/cmdline", http.StatusOK)
 	wantStatus(t, "http://"+logged.Addr+"/debug/pprof/heap", http.StatusOK)
-	wantStatus(t, on.URL+"/debug/pprof/cmdline", http.StatusNotFound)
+	wantStatus(t, "http://"+logged.Addr+"/debug/pprof/profile?seconds=1", http.StatusOK)
+	// The command line may hold --pepper or a database password.
+	wantStatus(t, "http://"+logged.Addr+"/debug/pprof/cmdline", http.StatusNotFound)
+	wantStatus(t, on.URL+"/debug/pprof/heap", http.StatusNotFound)
 }
 
 // Valid verifications are logged at debug: at the default level the

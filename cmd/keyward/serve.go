@@ -68,7 +68,7 @@ type ServeCmd struct {
 	// TrustedProxies is parsed by httpapi.ParseTrustedProxies, the one
 	// place that reads proxies and X-Forwarded-For.
 	TrustedProxies string `name:"trusted-proxies" env:"KEYWARD_TRUSTED_PROXIES" placeholder:"LIST" help:"Comma-separated IPs and CIDRs of the load balancers in front of the node, such as 10.0.0.5,10.1.0.0/16: a request from one of them comes from the client that its X-Forwarded-For header names. Without it the header is ignored and a request comes from its TCP peer."`
-	LogLevel       string `name:"log-level" env:"KEYWARD_LOG_LEVEL" enum:"debug,info,warn,error" default:"info" help:"Least severe log level written: debug, info, warn or error. Valid verifications are logged at debug."`
+	LogLevel       string `name:"log-level" env:"KEYWARD_LOG_LEVEL" enum:"debug,info,warn,error" default:"info" help:"Least severe log level written: debug, info, warn or error. Verifications answered 200, valid or not, are logged at debug."`
 	PprofAddr      string `name:"pprof-addr" env:"KEYWARD_PPROF_ADDR" placeholder:"ADDR" help:"Serve Go's profiles (net/http/pprof) on this address of their own, such as 127.0.0.1:6060, for diagnosing a slow or large server. Off without it; keep it private: it has no authentication."`
 }
 
@@ -257,9 +257,10 @@ func (m *Main) servePprof() error {
 	if err != nil {
 		return fmt.Errorf("--pprof-addr: %w", err)
 	}
+	// Not pprof.Cmdline: the command line may hold --pepper or a database
+	// password.
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
