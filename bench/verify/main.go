@@ -59,6 +59,7 @@ type config struct {
 	connections []int
 	cold        int
 	coldRate    int
+	rounds      int
 	threads     int
 	duration    time.Duration
 	warmup      time.Duration
@@ -77,6 +78,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	conns := fs.String("connections", "8,32,128", "wrk connection counts, one run each")
 	fs.IntVar(&c.cold, "cold-connections", 32, "connections of the cold runs (0: no cold run)")
 	fs.IntVar(&c.coldRate, "cold-rate", 5000, "requests per second of the fixed-rate cold run, with vegeta (0: no such run)")
+	fs.IntVar(&c.rounds, "rounds", 3, "runs of each server at each connection count, alternating; the table gives their medians")
 	fs.IntVar(&c.threads, "threads", 2, "wrk threads")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time of each run")
 	fs.DurationVar(&c.warmup, "warmup", 3*time.Second, "unmeasured load before each run")
@@ -99,6 +101,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	switch {
 	case c.keys < 1:
 		return nil, errors.New("--keys: want at least 1")
+	case c.rounds < 1:
+		return nil, errors.New("--rounds: want at least 1")
 	case c.hot < 1 || c.hot > c.keys || c.hot == c.keys && c.mix.Random > 0:
 		return nil, errors.New("--hot: want at least 1, and fewer than --keys to leave keys for the misses")
 	case c.threads < 1 || c.cold != 0 && c.cold < c.threads:
@@ -273,6 +277,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Mix:      c.mix,
 		Pattern:  c.mix.pattern(),
 		Threads:  c.threads,
+		Rounds:   c.rounds,
 		Duration: c.duration.Seconds(),
 		Warmup:   c.warmup.Seconds(),
 		Cores:    runtime.NumCPU(),
@@ -298,25 +303,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	for _, conns := range c.connections {
 		r := runPair{Connections: conns}
-		progress("%d connections: bare server", conns)
-		if r.Bare, err = measure(ctx, c, bare, script, w.args(c, rep.Pattern), conns); err != nil {
-			return err
+		for round := 1; round <= c.rounds; round++ {
+			progress("%d connections, round %d of %d: bare server", conns, round, c.rounds)
+			res, err := measure(ctx, c, bare, script, w.args(c, rep.Pattern), conns)
+			if err != nil {
+				return err
+			}
+			r.BareRounds = append(r.BareRounds, res)
+			progress("%d connections, round %d of %d: keyward", conns, round, c.rounds)
+			if err := restart(); err != nil {
+				return err
+			}
+			stopProfile := prof.start(ctx, fmt.Sprintf("keyward-%d-%d.pprof", conns, round), c)
+			res, err = measure(ctx, c, kw, script, w.args(c, rep.Pattern), conns)
+			if perr := stopProfile(); err == nil {
+				err = perr
+			}
+			if err != nil {
+				return err
+			}
+			if n := res.Counters["repeats"]; n > 0 {
+				progress("warning: %d misses repeated a key: use more --keys", n)
+			}
+			r.KeywardRounds = append(r.KeywardRounds, res)
 		}
-		progress("%d connections: keyward", conns)
-		if err := restart(); err != nil {
-			return err
-		}
-		stopProfile := prof.start(ctx, fmt.Sprintf("keyward-%d.pprof", conns), c)
-		r.Keyward, err = measure(ctx, c, kw, script, w.args(c, rep.Pattern), conns)
-		if perr := stopProfile(); err == nil {
-			err = perr
-		}
-		if err != nil {
-			return err
-		}
-		if n := r.Keyward.Counters["repeats"]; n > 0 {
-			progress("warning: %d misses repeated a key: use more --keys", n)
-		}
+		r.Bare, r.Keyward = medians(r.BareRounds), medians(r.KeywardRounds)
 		r.RPSRatio = r.Keyward.RPS / r.Bare.RPS
 		r.P99Ratio = r.Keyward.P99 / r.Bare.P99
 		rep.Runs = append(rep.Runs, r)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"keyward/bench/internal/harness"
@@ -16,6 +17,7 @@ type report struct {
 	Mix      mix     `json:"mix_percent"`
 	Pattern  string  `json:"pattern"`
 	Threads  int     `json:"wrk_threads"`
+	Rounds   int     `json:"rounds"`
 	Duration float64 `json:"duration_s"`
 	Warmup   float64 `json:"warmup_s"`
 	Cores    int     `json:"cores"`
@@ -40,9 +42,12 @@ type fixedPair struct {
 
 // runPair is the bare server and Keyward at one connection count.
 type runPair struct {
-	Connections int             `json:"connections"`
-	Bare        *harness.Result `json:"bare"`
-	Keyward     *harness.Result `json:"keyward"`
+	Connections int `json:"connections"`
+	// Bare and Keyward are the medians of their rounds, each figure apart.
+	Bare          *harness.Result   `json:"bare"`
+	Keyward       *harness.Result   `json:"keyward"`
+	BareRounds    []*harness.Result `json:"bare_rounds"`
+	KeywardRounds []*harness.Result `json:"keyward_rounds"`
 	// RPSRatio and P99Ratio are Keyward's figure over the bare server's.
 	RPSRatio float64 `json:"rps_ratio"`
 	P99Ratio float64 `json:"p99_ratio"`
@@ -61,8 +66,8 @@ type coldRun struct {
 
 // writeTable writes the figures as text.
 func (r *report) writeTable(w io.Writer) {
-	fmt.Fprintf(w, "verify: %d keys (%d hot), mix %s hot/random/invalid, %d wrk threads, %gs per run after %gs warm-up, %d cores, %s, %s\n",
-		r.Keys, r.Hot, r.Mix, r.Threads, r.Duration, r.Warmup, r.Cores, r.Git, r.Go)
+	fmt.Fprintf(w, "verify: %d keys (%d hot), mix %s hot/random/invalid, %d wrk threads, %gs per run after %gs warm-up, medians of %d rounds, %d cores, %s, %s\n",
+		r.Keys, r.Hot, r.Mix, r.Threads, r.Duration, r.Warmup, r.Rounds, r.Cores, r.Git, r.Go)
 	fmt.Fprintf(w, "bulk load: %d keys in %.1f s (%.0f keys/s); answers of %d bytes\n\n", r.Load.Keys, r.Load.Seconds, r.Load.KeysPerSec, r.Answer)
 	var t harness.Table
 	t.Row("conns", "bare req/s", "p50 ms", "p99 ms", "keyward req/s", "p50 ms", "p99 ms", "ratio req/s", "ratio p99", "errors")
@@ -80,8 +85,10 @@ func (r *report) writeTable(w io.Writer) {
 	t.WriteTo(w)
 	var notes []string
 	for _, p := range r.Runs {
-		if n := p.Keyward.Counters["repeats"]; n > 0 {
-			notes = append(notes, fmt.Sprintf("%d connections: %d misses repeated a key (too few --keys)", p.Connections, n))
+		for _, k := range p.KeywardRounds {
+			if n := k.Counters["repeats"]; n > 0 {
+				notes = append(notes, fmt.Sprintf("%d connections: %d misses repeated a key (too few --keys)", p.Connections, n))
+			}
 		}
 	}
 	if c := r.Cold; c != nil {
@@ -139,4 +146,33 @@ func failures(r *harness.Result) int64 {
 // error status.
 func fixedFailures(r *fixedRun) int64 {
 	return r.Requests - int64(math.Round(r.Success*float64(r.Requests)))
+}
+
+// medians returns a Result whose figures are each the median of rounds'
+// (the upper one of an even count), and whose failures are their sum.
+func medians(rounds []*harness.Result) *harness.Result {
+	median := func(f func(*harness.Result) float64) float64 {
+		v := make([]float64, len(rounds))
+		for i, r := range rounds {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	m := &harness.Result{
+		RPS:  median(func(r *harness.Result) float64 { return r.RPS }),
+		P50:  median(func(r *harness.Result) float64 { return r.P50 }),
+		P90:  median(func(r *harness.Result) float64 { return r.P90 }),
+		P99:  median(func(r *harness.Result) float64 { return r.P99 }),
+		P999: median(func(r *harness.Result) float64 { return r.P999 }),
+		Mean: median(func(r *harness.Result) float64 { return r.Mean }),
+		Max:  median(func(r *harness.Result) float64 { return r.Max }),
+	}
+	for _, r := range rounds {
+		m.Requests += r.Requests
+		m.Seconds += r.Seconds
+		m.Non2xx += r.Non2xx
+		m.SocketErrors += r.SocketErrors
+	}
+	return m
 }
