@@ -77,7 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	mixFlag := fs.String("mix", "90,8,2", "percent of requests with a hot key, a random key of the whole set, an invalid key")
 	conns := fs.String("connections", "8,32,128", "wrk connection counts, one run each")
 	fs.IntVar(&c.cold, "cold-connections", 32, "connections of the cold runs (0: no cold run)")
-	fs.IntVar(&c.coldRate, "cold-rate", 5000, "requests per second of the fixed-rate cold run, with vegeta (0: no such run)")
+	fs.IntVar(&c.coldRate, "cold-rate", 2000, "requests per second of the fixed-rate cold run, with vegeta (0: no such run)")
 	fs.IntVar(&c.rounds, "rounds", 3, "runs of each server at each connection count, alternating; the table gives their medians")
 	fs.IntVar(&c.threads, "threads", 2, "wrk threads")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured time of each run")
