@@ -39,16 +39,14 @@ import (
 	"github.com/google/uuid"
 
 	"keyward"
+	"keyward/bench/internal/harness"
 	"keyward/keyformat"
 	"keyward/sqlite"
 	"keyward/verify"
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "memory:", err)
-		os.Exit(1)
-	}
+	harness.Main("bench/memory", run)
 }
 
 // result is what one run measured, in bytes of live heap.

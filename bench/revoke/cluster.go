@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -89,27 +88,6 @@ func databaseURL(adminURL, name string) (string, error) {
 	u.Path = "/" + name
 	u.RawPath = ""
 	return u.String(), nil
-}
-
-// initOrg runs keyward init on the database and returns the root key. It
-// is harness.Init for PostgreSQL: the URL goes in the environment.
-func initOrg(ctx context.Context, bin, dir, dbURL string) (string, error) {
-	cmd := exec.CommandContext(ctx, bin, "init", "--org", "bench", "--json")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "KEYWARD_DATABASE_URL="+dbURL)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("keyward init: %w: %s", err, strings.TrimSpace(stderr.String()))
-	}
-	var res struct {
-		Key string `json:"key"`
-	}
-	if err := json.Unmarshal(out, &res); err != nil || res.Key == "" {
-		return "", errors.New("keyward init --json printed no key")
-	}
-	return res.Key, nil
 }
 
 // nodeAddr returns the address of the node on port.

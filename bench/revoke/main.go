@@ -36,8 +36,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"keyward/bench/internal/harness"
@@ -51,19 +49,9 @@ const defaultAdminURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 var errMissed = errors.New("a node missed a revocation")
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	interrupted := ctx.Err() != nil
-	stop()
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-	case interrupted:
-		fmt.Fprintln(os.Stderr, "bench/revoke: interrupted")
-		os.Exit(130)
-	default:
-		fmt.Fprintf(os.Stderr, "bench/revoke: %v\n", err)
-		os.Exit(1)
-	}
+	harness.Main("bench/revoke", func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return run(ctx, args, os.Getenv, stdout, stderr)
+	})
 }
 
 // options are the command line's settings.
@@ -161,7 +149,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	bin := bins[0]
-	root, err := initOrg(ctx, bin, tmp, db.url)
+	root, err := harness.Init(ctx, bin, "bench", []string{"KEYWARD_DATABASE_URL=" + db.url})
 	if err != nil {
 		return err
 	}

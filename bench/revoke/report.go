@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"runtime"
 	"slices"
 	"text/tabwriter"
@@ -108,22 +106,15 @@ func newReport(res *results, o options, m machine) report {
 // write prints the table to stdout and, with jsonPath, the JSON to that
 // file; with jsonPath "-" it prints only the JSON.
 func (r report) write(stdout io.Writer, jsonPath string) error {
-	raw, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
+	if jsonPath != "" {
+		if err := harness.WriteJSON(jsonPath, stdout, r); err != nil {
+			return err
+		}
 	}
-	raw = append(raw, '\n')
 	if jsonPath == "-" {
-		_, err := stdout.Write(raw)
-		return err
-	}
-	if err := r.table(stdout); err != nil {
-		return err
-	}
-	if jsonPath == "" {
 		return nil
 	}
-	return os.WriteFile(jsonPath, raw, 0o644)
+	return r.table(stdout)
 }
 
 // table prints the figures for people.

@@ -25,12 +25,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // Packages Build knows, relative to the module root.
@@ -137,4 +141,23 @@ func GitRev(ctx context.Context, root string) string {
 		return "unknown"
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// Main runs a bench program: run gets the arguments and a context that an
+// interrupt ends. Main exits 1 with run's error, prefixed with name, or 130
+// when interrupted; -h is no error.
+func Main(name string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	interrupted := ctx.Err() != nil
+	stop()
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case interrupted:
+		fmt.Fprintln(os.Stderr, name+": interrupted")
+		os.Exit(130)
+	default:
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(1)
+	}
 }
