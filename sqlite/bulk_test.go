@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,11 +16,7 @@ import (
 
 func TestCreateKeys(t *testing.T) {
 	ctx := t.Context()
-	db := mustOpen(t, filepath.Join(t.TempDir(), "keyward.db"))
-	org, root, ev := newOrg("acme")
-	if err := db.CreateOrg(ctx, org, root, ev); err != nil {
-		t.Fatalf("CreateOrg: %v", err)
-	}
+	db, org, _ := mustOpenOrg(t)
 	keys := newBulkKeys(org.ID, 50)
 	keys[1].OwnerID = "user-1"
 	keys[2].Permissions = []string{"a.read"}
@@ -98,11 +93,7 @@ func TestCreateKeysEmpty(t *testing.T) {
 func BenchmarkCreateKeys(b *testing.B) {
 	const batch = 10_000
 	ctx := b.Context()
-	db := mustOpen(b, filepath.Join(b.TempDir(), "keyward.db"))
-	org, root, ev := newOrg("acme")
-	if err := db.CreateOrg(ctx, org, root, ev); err != nil {
-		b.Fatalf("CreateOrg: %v", err)
-	}
+	db, org, _ := mustOpenOrg(b)
 	b.ReportAllocs()
 	var n int
 	for b.Loop() {

@@ -108,11 +108,7 @@ func TestCreateKeyConcurrent(t *testing.T) {
 // the audit event that the service writes beside it.
 func BenchmarkCreateKey(b *testing.B) {
 	ctx := b.Context()
-	db := mustOpen(b, filepath.Join(b.TempDir(), "keyward.db"))
-	org, root, ev := newOrg("acme")
-	if err := db.CreateOrg(ctx, org, root, ev); err != nil {
-		b.Fatalf("CreateOrg: %v", err)
-	}
+	db, org, root := mustOpenOrg(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		k, ev := newCreatedKey(b, org.ID, root.ID)
@@ -126,11 +122,7 @@ func BenchmarkCreateKey(b *testing.B) {
 // from an HTTP server under load, where they share commits.
 func BenchmarkCreateKeyParallel(b *testing.B) {
 	ctx := b.Context()
-	db := mustOpen(b, filepath.Join(b.TempDir(), "keyward.db"))
-	org, root, ev := newOrg("acme")
-	if err := db.CreateOrg(ctx, org, root, ev); err != nil {
-		b.Fatalf("CreateOrg: %v", err)
-	}
+	db, org, root := mustOpenOrg(b)
 	b.SetParallelism(max(1, 8/runtime.GOMAXPROCS(0)))
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

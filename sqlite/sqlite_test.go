@@ -39,6 +39,18 @@ func mustOpen(tb testing.TB, dsn string) *sqlite.DB {
 	return db
 }
 
+// mustOpenOrg opens a fresh database file holding the org acme and its
+// root key.
+func mustOpenOrg(tb testing.TB) (*sqlite.DB, *keyward.Organization, *keyward.Key) {
+	tb.Helper()
+	db := mustOpen(tb, filepath.Join(tb.TempDir(), "keyward.db"))
+	org, root, ev := newOrg("acme")
+	if err := db.CreateOrg(tb.Context(), org, root, ev); err != nil {
+		tb.Fatalf("CreateOrg: %v", err)
+	}
+	return db, org, root
+}
+
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) keyward.Store { return MustOpenDB(t) })
 }
@@ -130,11 +142,7 @@ func TestReopen(t *testing.T) {
 
 func BenchmarkFindKeyByHash(b *testing.B) {
 	ctx := b.Context()
-	db := mustOpen(b, filepath.Join(b.TempDir(), "keyward.db"))
-	org, root, ev := newOrg("acme")
-	if err := db.CreateOrg(ctx, org, root, ev); err != nil {
-		b.Fatalf("CreateOrg: %v", err)
-	}
+	db, _, root := mustOpenOrg(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := db.FindKeyByHash(ctx, root.Hash); err != nil {
@@ -197,11 +205,7 @@ func newOrg(name string) (*keyward.Organization, *keyward.Key, *keyward.AuditEve
 // write-behind's cost per key that misses the cache.
 func BenchmarkAddUsage(b *testing.B) {
 	ctx := b.Context()
-	db := mustOpen(b, filepath.Join(b.TempDir(), "keyward.db"))
-	org, root, ev := newOrg("acme")
-	if err := db.CreateOrg(ctx, org, root, ev); err != nil {
-		b.Fatalf("CreateOrg: %v", err)
-	}
+	db, org, _ := mustOpenOrg(b)
 	counts := make([]keyward.UsageCount, 2000)
 	minute := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 	b.ReportAllocs()
