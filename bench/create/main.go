@@ -199,13 +199,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	if c.json != "" {
-		if err := harness.WriteJSON(c.json, stdout, rep); err != nil {
-			return err
-		}
-	}
-	if c.json != "-" {
-		rep.write(stdout)
+	if err := harness.Output(c.json, stdout, rep, rep.write); err != nil {
+		return err
 	}
 	return rep.check()
 }

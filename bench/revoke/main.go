@@ -167,7 +167,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	rep := newReport(res, o, describeMachine(ctx, module))
-	if err := rep.write(stdout, o.jsonPath); err != nil {
+	// The table's own error is one of writing to stdout, as the JSON's.
+	if err := harness.Output(o.jsonPath, stdout, rep, func(w io.Writer) { rep.table(w) }); err != nil {
 		return err
 	}
 	if len(rep.Misses) > 0 {

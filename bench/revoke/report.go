@@ -103,20 +103,6 @@ func newReport(res *results, o options, m machine) report {
 	return r
 }
 
-// write prints the table to stdout and, with jsonPath, the JSON to that
-// file; with jsonPath "-" it prints only the JSON.
-func (r report) write(stdout io.Writer, jsonPath string) error {
-	if jsonPath != "" {
-		if err := harness.WriteJSON(jsonPath, stdout, r); err != nil {
-			return err
-		}
-	}
-	if jsonPath == "-" {
-		return nil
-	}
-	return r.table(stdout)
-}
-
 // table prints the figures for people.
 func (r report) table(w io.Writer) error {
 	fmt.Fprintf(w, "revoke-to-rejected: %d nodes on one PostgreSQL database, %d trials, revoked through node 1, %d cores, %s\n\n",

@@ -129,7 +129,7 @@ func TestReportTable(t *testing.T) {
 	o := options{nodes: 3, trials: 2, timeout: 5 * time.Second}
 	r := newReport(res, o, machine{Date: "2026-11-23T00:00:00Z", Commit: "abc", Cores: 2})
 	var buf bytes.Buffer
-	if err := r.write(&buf, ""); err != nil {
+	if err := r.table(&buf); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{

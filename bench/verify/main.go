@@ -353,13 +353,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	if c.json != "" {
-		if err := harness.WriteJSON(c.json, stdout, rep); err != nil {
-			return err
-		}
-	}
-	if c.json != "-" {
-		rep.writeTable(stdout)
+	if err := harness.Output(c.json, stdout, rep, rep.writeTable); err != nil {
+		return err
 	}
 	return rep.check()
 }

@@ -70,3 +70,18 @@ func WriteJSON(path string, stdout io.Writer, v any) error {
 	}
 	return os.WriteFile(path, b, 0o644)
 }
+
+// Output writes a program's figures: v as JSON to the file at path unless
+// path is empty, and the table to stdout unless path is "-", which prints
+// the JSON there instead.
+func Output(path string, stdout io.Writer, v any, table func(io.Writer)) error {
+	if path != "" {
+		if err := WriteJSON(path, stdout, v); err != nil {
+			return err
+		}
+	}
+	if path != "-" {
+		table(stdout)
+	}
+	return nil
+}
