@@ -123,12 +123,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer cleanup()
-	root, err := harness.ModuleRoot(ctx)
-	if err != nil {
-		return err
-	}
 	progress("building keyward")
-	bins, err := harness.Build(ctx, root, dir, harness.KeywardPkg)
+	bins, err := harness.Build(ctx, dir, harness.KeywardPkg)
 	if err != nil {
 		return err
 	}
@@ -164,7 +160,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Duration:    c.duration.Seconds(),
 		Warmup:      c.warmup.Seconds(),
 		Cores:       runtime.NumCPU(),
-		Git:         harness.GitRev(ctx, root),
+		Git:         harness.GitRev(ctx),
 		Go:          runtime.Version(),
 	}
 	load := harness.Load{URL: kw.URL, Script: script, Args: []string{keyFile}, Threads: c.threads, Connections: c.connections}

@@ -140,11 +140,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logf("database %s created", db.name)
 
 	logf("building keyward")
-	module, err := harness.ModuleRoot(ctx)
-	if err != nil {
-		return err
-	}
-	bins, err := harness.Build(ctx, module, tmp, harness.KeywardPkg)
+	bins, err := harness.Build(ctx, tmp, harness.KeywardPkg)
 	if err != nil {
 		return err
 	}
@@ -166,7 +162,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	rep := newReport(res, o, describeMachine(ctx, module))
+	rep := newReport(res, o, describeMachine(ctx))
 	// The table's own error is one of writing to stdout, as the JSON's.
 	if err := harness.Output(o.jsonPath, stdout, rep, func(w io.Writer) { rep.table(w) }); err != nil {
 		return err

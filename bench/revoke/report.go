@@ -20,10 +20,10 @@ type machine struct {
 	Cores  int    `json:"cores"`
 }
 
-// describeMachine returns the current time, the commit of the module at
-// root and the core count.
-func describeMachine(ctx context.Context, root string) machine {
-	return machine{Date: time.Now().UTC().Format(time.RFC3339), Commit: harness.GitRev(ctx, root), Cores: runtime.NumCPU()}
+// describeMachine returns the current time, the commit of the checkout and
+// the core count.
+func describeMachine(ctx context.Context) machine {
+	return machine{Date: time.Now().UTC().Format(time.RFC3339), Commit: harness.GitRev(ctx), Cores: runtime.NumCPU()}
 }
 
 // stats are the percentiles of a set of durations, in milliseconds.

@@ -204,12 +204,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer cleanup()
-	root, err := harness.ModuleRoot(ctx)
-	if err != nil {
-		return err
-	}
 	progress("building keyward")
-	bins, err := harness.Build(ctx, root, dir, harness.KeywardPkg, harness.BarePkg)
+	bins, err := harness.Build(ctx, dir, harness.KeywardPkg, harness.BarePkg)
 	if err != nil {
 		return err
 	}
@@ -270,7 +266,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Duration: c.duration.Seconds(),
 		Warmup:   c.warmup.Seconds(),
 		Cores:    runtime.NumCPU(),
-		Git:      harness.GitRev(ctx, root),
+		Git:      harness.GitRev(ctx),
 		Go:       runtime.Version(),
 		Load:     load,
 		Answer:   len(answer.Body),

@@ -7,8 +7,7 @@
 //
 //	dir, cleanup, err := harness.TempDir()
 //	defer cleanup()
-//	root, err := harness.ModuleRoot(ctx)
-//	bins, err := harness.Build(ctx, root, dir, harness.KeywardPkg, harness.BarePkg)
+//	bins, err := harness.Build(ctx, dir, harness.KeywardPkg, harness.BarePkg)
 //	rootKey, err := harness.Init(ctx, bins[0], "bench", nil, "--data-dir", dataDir)
 //	srv, err := harness.StartKeyward(ctx, bins[0], dataDir, addr, logFile)
 //	defer srv.Stop()
@@ -57,8 +56,8 @@ func TempDir() (dir string, cleanup func(), err error) {
 	return dir, func() { os.RemoveAll(dir) }, nil
 }
 
-// ModuleRoot returns the directory of the keyward module, where go runs.
-func ModuleRoot(ctx context.Context) (string, error) {
+// moduleRoot returns the directory of the keyward module, where go runs.
+func moduleRoot(ctx context.Context) (string, error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("go env GOMOD: %w", err)
@@ -70,9 +69,14 @@ func ModuleRoot(ctx context.Context) (string, error) {
 	return filepath.Dir(mod), nil
 }
 
-// Build builds the packages of the module at root, in one go build, into
-// dir and returns the binaries' paths in the order of pkgs.
-func Build(ctx context.Context, root, dir string, pkgs ...string) ([]string, error) {
+// Build builds the packages of the keyward module, which the working
+// directory must be in, in one go build, into dir and returns the
+// binaries' paths in the order of pkgs.
+func Build(ctx context.Context, dir string, pkgs ...string) ([]string, error) {
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return nil, err
+	}
 	cmd := exec.CommandContext(ctx, "go", append([]string{"build", "-o", dir + string(filepath.Separator)}, pkgs...)...)
 	cmd.Dir = root
 	var stderr bytes.Buffer
@@ -130,11 +134,12 @@ func CheckPort(addr string) error {
 	return l.Close()
 }
 
-// GitRev names the commit of the module root, with "-dirty" when the tree
-// has changes, or "unknown" outside a git checkout. GIT_OPTIONAL_LOCKS=0
-// keeps git from refreshing the index, a write, while others may use it.
-func GitRev(ctx context.Context, root string) string {
-	cmd := exec.CommandContext(ctx, "git", "-C", root, "describe", "--always", "--dirty")
+// GitRev names the commit of the working directory's checkout, with
+// "-dirty" when the tree has changes, or "unknown" outside one.
+// GIT_OPTIONAL_LOCKS=0 keeps git from refreshing the index, a write, while
+// others may use it.
+func GitRev(ctx context.Context) string {
+	cmd := exec.CommandContext(ctx, "git", "describe", "--always", "--dirty")
 	cmd.Env = append(os.Environ(), "GIT_OPTIONAL_LOCKS=0")
 	out, err := cmd.Output()
 	if err != nil {
